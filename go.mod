@@ -6,7 +6,6 @@ require (
 	github.com/miekg/dns v1.1.73
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/net v0.63.0
-	golang.org/x/sync v0.25.0
 )
 
 require (
