@@ -1,0 +1,172 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/internal/dnstest"
+	"github.com/dnshandle/dnshandle/pki"
+	"github.com/dnshandle/dnshandle/records"
+)
+
+// testWorld is a signed DNS tree on loopback with alice.dhp.test's
+// records, and the files a user would pass to the commands.
+type testWorld struct {
+	server     *dnstest.Server
+	anchorFile string
+	chainFile  string
+	did        string
+}
+
+func newTestWorld(t *testing.T) *testWorld {
+	t.Helper()
+	h := handle.Handle("alice.dhp.test")
+	csc, err := pki.NewCSC(rand.Reader, h, pki.CSCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.NewDeviceKey(pki.KeyP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrDER, err := pki.CreateCSR(rand.Reader, key, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.IssueDevice(rand.Reader, csc, csr, pki.DeviceOptions{Label: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	set := records.HandleRecords{Handle: h, TTL: 300, TLSA: []records.TLSA{records.CSCRecord(csc.Certificate)}, DID: csc.DID.String()}
+	root := dnstest.MustZone(t, ".")
+	tld := dnstest.MustZone(t, "test.")
+	dhp := dnstest.MustZone(t, "dhp.test.", set.ZoneText())
+	if err := dnstest.SignChain(dnstest.SignOptions{NSEC3: true}, root, tld, dhp); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	w := &testWorld{
+		server:     dnstest.Start(t, root, tld, dhp),
+		anchorFile: filepath.Join(dir, "anchor.ds"),
+		chainFile:  filepath.Join(dir, "chain.pem"),
+		did:        csc.DID.String(),
+	}
+	if err := dnstest.WriteAnchorFile(w.anchorFile, root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.chainFile, pki.EncodeCertificates(leaf, csc.Certificate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestResolveCommandSecure(t *testing.T) {
+	w := newTestWorld(t)
+
+	out, err := runCommand(t, "resolve", "@alice.dhp.test", "--server", w.server.Addr, "--trust-anchor", w.anchorFile)
+	if err != nil {
+		t.Fatalf("resolve: %v\n%s", err, out)
+	}
+	for _, want := range []string{"TLSA    alice.dhp.test.  secure", "did=" + w.did} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestResolveCommandJSON(t *testing.T) {
+	w := newTestWorld(t)
+
+	out, err := runCommand(t, "resolve", "alice.dhp.test", "--json", "--server", w.server.Addr, "--trust-anchor", w.anchorFile)
+	if err != nil {
+		t.Fatalf("resolve --json: %v\n%s", err, out)
+	}
+	var view struct {
+		Handle    string `json:"handle"`
+		DID       string `json:"did"`
+		TLSARRset struct {
+			Status string `json:"status"`
+		} `json:"tlsa_rrset"`
+	}
+	if err := json.Unmarshal([]byte(out), &view); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+	}
+	if view.Handle != "alice.dhp.test" || view.DID != w.did || view.TLSARRset.Status != "secure" {
+		t.Errorf("view = %+v, want alice.dhp.test, %s, secure", view, w.did)
+	}
+}
+
+func TestResolveCommandMissingHandle(t *testing.T) {
+	w := newTestWorld(t)
+
+	out, err := runCommand(t, "resolve", "@bob.dhp.test", "--server", w.server.Addr, "--trust-anchor", w.anchorFile)
+	if err == nil {
+		t.Fatalf("resolve of a missing handle succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "bob.dhp.test. does not exist (NXDOMAIN): publish") {
+		t.Errorf("output lacks the advice to publish:\n%s", out)
+	}
+}
+
+func TestResolveCommandSnapshotOffline(t *testing.T) {
+	w := newTestWorld(t)
+	snapshot := filepath.Join(t.TempDir(), "hub.snapshot")
+
+	out, err := runCommand(t, "resolve", "@alice.dhp.test", "--server", w.server.Addr, "--trust-anchor", w.anchorFile, "--write-snapshot", snapshot)
+	if err != nil {
+		t.Fatalf("resolve --write-snapshot: %v\n%s", err, out)
+	}
+	if err := w.server.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err = runCommand(t, "resolve", "@alice.dhp.test", "--snapshot", snapshot, "--trust-anchor", w.anchorFile)
+	if err != nil {
+		t.Fatalf("resolve --snapshot with the server stopped: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "secure") || !strings.Contains(out, "did="+w.did) {
+		t.Errorf("offline output lacks the secure records:\n%s", out)
+	}
+}
+
+func TestVerifyCommandChain(t *testing.T) {
+	w := newTestWorld(t)
+
+	out, err := runCommand(t, "verify", "--chain", w.chainFile, "--server", w.server.Addr, "--trust-anchor", w.anchorFile)
+	if err != nil {
+		t.Fatalf("verify --chain: %v\n%s", err, out)
+	}
+	for _, want := range []string{"pass  tlsa", "pass  did", "skip  revocation", "identity: handle @alice.dhp.test, DID " + w.did} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVerifyCommandDenied(t *testing.T) {
+	w := newTestWorld(t)
+	before := w.server.Queries()
+
+	out, err := runCommand(t, "verify", "--chain", w.chainFile, "--server", w.server.Addr, "--trust-anchor", w.anchorFile, "--deny", "dhp.test")
+	if err == nil {
+		t.Fatalf("verify with the handle denied succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "FAIL  policy") || !strings.Contains(out, "-     dns (not run)") {
+		t.Errorf("output does not show the policy failure before DNS:\n%s", out)
+	}
+	if got := w.server.Queries(); got != before {
+		t.Errorf("the DNS server got %d queries for a denied handle, want none", got-before)
+	}
+}

@@ -1,0 +1,232 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/internal/dnstest"
+	"github.com/dnshandle/dnshandle/pki"
+	"github.com/dnshandle/dnshandle/resolve"
+	"github.com/dnshandle/dnshandle/verify"
+)
+
+// SuccessLine is the last line Run prints when every check passed.
+const SuccessLine = "demo: OK: @alice.dhp.test logged in with a device certificate checked through DNSSEC-signed DNS"
+
+// Options configures Run.
+type Options struct {
+	// DataDir receives the demo's files (zones, trust anchor, CSC, device
+	// certificate and key). Empty means a temporary directory that Run
+	// removes when it returns.
+	DataDir string
+	// Keep leaves the DNS server and the relying party running after the
+	// checks, until ctx is done, and prints how to use them.
+	Keep bool
+}
+
+// Run builds the demo world on loopback, runs each step, and prints what
+// it checked to out. It returns an error naming the first step that
+// failed.
+func Run(ctx context.Context, out io.Writer, opts Options) error {
+	dir := opts.DataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "dnshandle-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	p := &printer{out: out, total: 6}
+	fmt.Fprintln(out, "dnshandle demo: a DNS-handle login on loopback, data in", dir)
+
+	// Step 1: the identity and its device.
+	alice, err := newIdentity(handle.Handle(AliceHandle), DeviceLabel)
+	if err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	p.step("identity: created the CSC of @%s (P-256, CA with pathlen 0, issuer %q)", alice.handle, pki.Marker)
+	p.detail("permanent identifier (did:key of the CSC key): %s", alice.csc.DID)
+	p.detail("device %q: key made on the device, CSR names only the handle, certificate signed by the CSC", DeviceLabel)
+	p.detail("device certificate: subject %q, valid until %s", alice.leaf.Subject, alice.leaf.NotAfter.UTC().Format(time.RFC3339))
+	p.detail("(ACME enrollment is not built yet, so the demo issues the device certificate in process)")
+
+	// Step 2: publish the records in signed DNS.
+	set := alice.published()
+	world, err := newDNSWorld(set)
+	if err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
+	defer world.server.Close()
+	p.step("dns: serving the signed zones ., test. and dhp.test. (ECDSA P-256, NSEC3) on %s", world.server.Addr)
+	for _, line := range strings.Split(strings.TrimSpace(set.ZoneText()), "\n") {
+		p.detail("%s", line)
+	}
+	p.detail("trust anchor: %s", world.trustAnchor()[0])
+
+	// Step 3: resolve the handle as a relying party does.
+	resolver, err := resolve.New(resolve.Config{
+		Servers:      []string{world.server.Addr},
+		TrustAnchors: world.trustAnchor(),
+	})
+	if err != nil {
+		return fmt.Errorf("resolve: %w", err)
+	}
+	res, err := resolver.Resolve(ctx, alice.handle)
+	if err != nil {
+		return fmt.Errorf("resolve @%s: %w", alice.handle, err)
+	}
+	p.step("resolve @%s: validated locally from the trust anchor", alice.handle)
+	p.detail("TLSA %s: %s (%s)", res.TLSAInfo.Name, res.TLSAInfo.Status, res.TLSAInfo.Reason)
+	p.detail("TXT  %s: %s, did=%s", res.ATProtoInfo.Name, res.ATProtoInfo.Status, res.ATProto.DID)
+
+	// Step 4: the relying party.
+	rp, err := startRelyingParty(resolver)
+	if err != nil {
+		return fmt.Errorf("relying party: %w", err)
+	}
+	defer rp.close()
+	p.step("relying party: TLS 1.3 on %s, asks for a client certificate under %q", rp.url, pki.Marker)
+	if err := writeFiles(dir, alice, world, rp.serverCA); err != nil {
+		return fmt.Errorf("write files: %w", err)
+	}
+
+	// Step 5: the device logs in.
+	body, err := rp.get(ctx, &alice.device)
+	if err != nil {
+		return fmt.Errorf("login with the device certificate: %w", err)
+	}
+	p.step("TLS login with the device certificate: %s", strings.TrimSpace(body))
+	id := rp.lastIdentity()
+	if id == nil || id.Handle != alice.handle || id.DID != alice.csc.DID.String() {
+		return fmt.Errorf("login: the relying party saw identity %+v, want @%s with %s", id, alice.handle, alice.csc.DID)
+	}
+	p.detail("checked: leaf dNSName is the handle, TLSA 2 1 1 matches the CSC sent in the chain,")
+	p.detail("path leaf -> CSC verified, URI SAN = TXT did= = did:key of the CSC, DNSSEC %s", id.DNSSEC)
+	p.detail("identity: handle @%s, DID %s, device %s..., method %s", id.Handle, id.DID, id.Device[:16], id.Method)
+
+	// Step 6: what must fail does fail.
+	if err := checkRejections(ctx, p, rp, alice); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, SuccessLine)
+	if !opts.Keep {
+		return nil
+	}
+	printKeep(out, dir, world.server, rp)
+	<-ctx.Done()
+	return nil
+}
+
+// checkRejections shows a request without a certificate getting the 401
+// challenge and a certificate from another CSC failing the handshake.
+func checkRejections(ctx context.Context, p *printer, rp *relyingParty, alice *identity) error {
+	status, challenge, err := rp.getStatus(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("request without a certificate: %w", err)
+	}
+	if status != http.StatusUnauthorized || !strings.HasPrefix(challenge, verify.AuthScheme) {
+		return fmt.Errorf("request without a certificate: got status %d, challenge %q; want 401 with a %s challenge", status, challenge, verify.AuthScheme)
+	}
+	p.step("rejections: no certificate -> %d, WWW-Authenticate: %s", status, challenge)
+
+	// Mallory has her own CSC and issues herself a certificate that claims
+	// Alice's handle; the TLSA record at alice.dhp.test does not list it.
+	mallory, err := pki.NewCSC(rand.Reader, alice.handle, pki.CSCOptions{})
+	if err != nil {
+		return err
+	}
+	forged, _, err := issueDevice(mallory, alice.handle, "stolen")
+	if err != nil {
+		return err
+	}
+	if _, err := rp.get(ctx, &forged); err == nil {
+		return errors.New("a certificate for @alice.dhp.test from another CSC was accepted")
+	}
+	var verr *verify.Error
+	if !errors.As(rp.lastError(), &verr) {
+		return fmt.Errorf("forged certificate: handshake failed, but the verifier reported %w", rp.lastError())
+	}
+	p.detail("a certificate for @%s signed by another CSC -> TLS alert bad_certificate; verifier: %v", alice.handle, verr)
+	return nil
+}
+
+// writeFiles stores what a user needs to repeat the checks by hand.
+func writeFiles(dir string, alice *identity, world *dnsWorld, serverCA *x509.Certificate) error {
+	keyPath := filepath.Join(dir, "device-key.pem")
+	if err := pki.WritePrivateKeyFile(keyPath, alice.deviceKey); err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"csc.pem":          pki.EncodeCertificates(alice.csc.Certificate),
+		"device-chain.pem": pki.EncodeCertificates(alice.leaf, alice.csc.Certificate),
+		"server-ca.pem":    pki.EncodeCertificates(serverCA),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, z := range []*dnstest.Zone{world.root, world.tld, world.provider} {
+		name := strings.TrimSuffix(z.Origin, ".")
+		if name == "" {
+			name = "root"
+		}
+		if err := z.WriteFile(filepath.Join(dir, name+".zone")); err != nil {
+			return err
+		}
+	}
+	return dnstest.WriteAnchorFile(filepath.Join(dir, "trust-anchor.ds"), world.root)
+}
+
+// printKeep prints how to reach the running world.
+func printKeep(out io.Writer, dir string, dnsServer *dnstest.Server, rp *relyingParty) {
+	host, port, _ := net.SplitHostPort(dnsServer.Addr)
+	fmt.Fprintf(out, `
+The demo world stays up until you press Ctrl-C.
+  DNS (signed zones):  %s
+  relying party:       %s
+  files:               %s
+
+Try:
+  dig @%s -p %s +dnssec alice.dhp.test TLSA
+  dnshandle resolve @alice.dhp.test --server %s --trust-anchor %s
+  dnshandle verify --chain %s --server %s --trust-anchor %s
+  curl --cacert %s --cert %s --key %s %s
+`,
+		dnsServer.Addr, rp.url, dir,
+		host, port,
+		dnsServer.Addr, filepath.Join(dir, "trust-anchor.ds"),
+		filepath.Join(dir, "device-chain.pem"), dnsServer.Addr, filepath.Join(dir, "trust-anchor.ds"),
+		filepath.Join(dir, "server-ca.pem"), filepath.Join(dir, "device-chain.pem"), filepath.Join(dir, "device-key.pem"), rp.url)
+}
+
+// printer numbers the steps of the demo.
+type printer struct {
+	out   io.Writer
+	n     int
+	total int
+}
+
+func (p *printer) step(format string, args ...any) {
+	p.n++
+	fmt.Fprintf(p.out, "[%d/%d] %s\n", p.n, p.total, fmt.Sprintf(format, args...))
+}
+
+func (p *printer) detail(format string, args ...any) {
+	fmt.Fprintf(p.out, "      %s\n", fmt.Sprintf(format, args...))
+}
