@@ -5,7 +5,6 @@ GO            ?= go
 GOLANGCI_LINT ?= $(shell $(GO) env GOPATH)/bin/golangci-lint
 GOLANGCI_VERSION := v2.15.0
 FUZZTIME      ?= 30s
-BENCHTIME     ?= 1s
 
 .PHONY: all build test lint interop interop-deps bench fuzz demo tools clean
 
@@ -34,9 +33,9 @@ interop: interop-deps
 interop-deps:
 	./scripts/install-interop-deps
 
-## bench: benchmarks of every package, with their baselines, once each.
+## bench: the benchmarks of docs/benchmarks.md, each beside its baseline.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	./bench/run
 
 ## fuzz: run each native fuzz target for FUZZTIME (default 30s).
 fuzz:
