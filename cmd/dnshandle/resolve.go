@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -78,6 +79,7 @@ func newResolveCommand() *cobra.Command {
 		flags         resolverFlags
 		asJSON        bool
 		writeSnapshot string
+		httpsDID      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve @HANDLE [@HANDLE...]",
@@ -110,11 +112,16 @@ under the default policy.`,
 			if writeSnapshot != "" {
 				return writeSnapshotFile(cmd.Context(), r, writeSnapshot, handles)
 			}
-			return printResolutions(cmd.Context(), cmd.OutOrStdout(), r, handles, asJSON)
+			err = printResolutions(cmd.Context(), cmd.OutOrStdout(), r, handles, asJSON)
+			if httpsDID {
+				err = errors.Join(err, printHTTPSDIDs(cmd.Context(), cmd.OutOrStdout(), handles, flags.timeout))
+			}
+			return err
 		},
 	}
 	flags.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per handle")
+	cmd.Flags().BoolVar(&httpsDID, "https-did", false, "also fetch each DID with the AT Protocol HTTPS method, https://<handle>/.well-known/atproto-did")
 	cmd.Flags().StringVar(&writeSnapshot, "write-snapshot", "", "write the answers, signatures and DNSKEY/DS chain of the handles to this file for offline use")
 	return cmd
 }
@@ -163,4 +170,23 @@ func writeSnapshotFile(ctx context.Context, r *resolve.Resolver, path string, ha
 		return err
 	}
 	return os.Rename(file.Name(), path)
+}
+
+// printHTTPSDIDs fetches the DID of each handle over HTTPS and prints it.
+func printHTTPSDIDs(ctx context.Context, out io.Writer, handles []handle.Handle, timeout time.Duration) error {
+	client := &http.Client{Timeout: timeout}
+	failed := 0
+	for _, h := range handles {
+		did, err := resolve.DIDOverHTTPS(ctx, client, h)
+		if err != nil {
+			fmt.Fprintf(out, "did over HTTPS for %s: %v\n", h.Display(), err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(out, "did over HTTPS for %s: %s\n", h.Display(), did)
+	}
+	if failed > 0 {
+		return fmt.Errorf("the HTTPS DID lookup failed for %d of %d handles", failed, len(handles))
+	}
+	return nil
 }
