@@ -14,7 +14,8 @@ import (
 // Diagnose turns the outcome of Resolve into lines a person can act on,
 // one problem per line, each saying what is wrong, where, and what to
 // publish or change. res may be nil. It returns nil when there is nothing
-// to fix.
+// to fix. RRsets that are usable but weaker than secure are reported by
+// Notes, not here.
 func Diagnose(res *Result, err error) []string {
 	var lines []string
 	failed := map[string]bool{} // "name/type" of RRsets that have an error line
@@ -68,7 +69,7 @@ func diagnoseError(err error) (line, rrset string) {
 	)
 	switch {
 	case errors.As(err, &bogus):
-		return fmt.Sprintf("%s at %s is bogus: %s: re-sign the zone, and check the DS record at the parent and the RRSIG validity dates",
+		return fmt.Sprintf("%s at %s is bogus: %s: check that the upstream serves the zones below the trust anchor, then re-sign the zone and check the DS record at the parent and the RRSIG validity dates",
 			dns.TypeToString[bogus.Type], bogus.Name, bogus.Reason), rrsetKey(RRsetInfo{Name: bogus.Name, Type: bogus.Type})
 	case errors.As(err, &insecure):
 		key := rrsetKey(RRsetInfo{Name: insecure.Name, Type: insecure.Type})
@@ -98,7 +99,7 @@ func diagnoseLookup(e *LookupError) string {
 	case KindCNAME:
 		return fmt.Sprintf("the CNAME chain at %s (%s) loops or has more than %d links: point the name at its final target", e.Name, strings.Join(e.CNAMEs, " -> "), MaxCNAMEs)
 	case KindOffline:
-		return fmt.Sprintf("the offline snapshot has no answer for %s: take a new snapshot that includes this handle", what)
+		return fmt.Sprintf("the offline snapshot has no answer for %s: take a new snapshot of this handle with trust anchors configured, so that it also records the DNSKEY and DS chain", what)
 	}
 	return e.Error()
 }
@@ -128,7 +129,7 @@ func diagnoseTLSA(res *Result) []string {
 			lines = append(lines, fmt.Sprintf("TLSA record %q at %s is unusable and ignored: check its fields and digest length", t.String(), info.Name))
 		}
 	}
-	return append(lines, statusLines(info)...)
+	return lines
 }
 
 func hasDANERecord(rrs []records.TLSA) bool {
@@ -164,12 +165,25 @@ func diagnoseATProto(res *Result) []string {
 			lines = append(lines, fmt.Sprintf("the did= value at %s is invalid: %v", info.Name, err))
 		}
 	}
-	return append(lines, statusLines(info)...)
+	return lines
 }
 
-// statusLines flags RRsets that are usable only because of AcceptInsecure,
-// and stale answers.
+// Notes returns warnings about a usable result: RRsets accepted only
+// because the policy is AcceptInsecure, and RRsets served stale. res may
+// be nil.
+func Notes(res *Result) []string {
+	if res == nil {
+		return nil
+	}
+	return append(statusLines(res.TLSAInfo), statusLines(res.ATProtoInfo)...)
+}
+
+// statusLines flags an RRset that is usable only because of AcceptInsecure,
+// or that was served stale.
 func statusLines(info RRsetInfo) []string {
+	if info.Name == "" {
+		return nil
+	}
 	var lines []string
 	what := fmt.Sprintf("%s at %s", dns.TypeToString[info.Type], info.Name)
 	switch info.Status {

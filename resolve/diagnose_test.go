@@ -48,10 +48,7 @@ func TestDiagnose(t *testing.T) {
 			"TLSA at bob.unsigned.test. is not signed (insecure)",
 			"TXT at _atproto.bob.unsigned.test. is not signed (insecure)",
 		}},
-		{"insecure accepted", srv.Addr, "bob.unsigned.test", AcceptInsecure, []string{
-			"TLSA at bob.unsigned.test. is insecure and accepted only because the policy is AcceptInsecure",
-			"TXT at _atproto.bob.unsigned.test. is insecure and accepted only because the policy is AcceptInsecure",
-		}},
+		{"insecure accepted", srv.Addr, "bob.unsigned.test", AcceptInsecure, nil},
 		{"upstream failures", failing.Addr, "alice.test", RequireSecure, []string{
 			failing.Addr + " returned SERVFAIL for TLSA at alice.test.",
 			"the query for TXT at _atproto.alice.test. timed out",
@@ -73,6 +70,34 @@ func TestDiagnose(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestNotesInsecureAccepted(t *testing.T) {
+	t.Parallel()
+	w := testWorld(t)
+	srv := w.start(t)
+	r := newTestResolver(t, Config{Servers: []string{srv.Addr}, TrustAnchors: w.anchors, Policy: AcceptInsecure})
+	res, err := r.Resolve(testContext(t), "bob.unsigned.test")
+	if err != nil {
+		t.Fatalf("Resolve under AcceptInsecure: %v", err)
+	}
+
+	notes := Notes(res)
+	want := []string{
+		"TLSA at bob.unsigned.test. is insecure and accepted only because the policy is AcceptInsecure",
+		"TXT at _atproto.bob.unsigned.test. is insecure and accepted only because the policy is AcceptInsecure",
+	}
+	if len(notes) != len(want) {
+		t.Fatalf("Notes returned %d lines, want %d:\n%s", len(notes), len(want), strings.Join(notes, "\n"))
+	}
+	for i := range want {
+		if !strings.Contains(notes[i], want[i]) {
+			t.Errorf("note %d = %q\nwant it to contain %q", i, notes[i], want[i])
+		}
+	}
+	if !strings.Contains(Render(res, nil), "notes:\n  - TLSA at bob.unsigned.test. is insecure") {
+		t.Errorf("Render does not list the notes:\n%s", Render(res, nil))
 	}
 }
 

@@ -94,7 +94,7 @@ func (e *LookupError) Error() string {
 	case KindCNAME:
 		msg = fmt.Sprintf("%s: CNAME chain %v loops or has more than %d links", subject, e.CNAMEs, MaxCNAMEs)
 	case KindOffline:
-		msg = fmt.Sprintf("%s: not in the offline snapshot: take a new snapshot that includes this handle", subject)
+		msg = fmt.Sprintf("%s: not in the offline snapshot (a snapshot taken without trust anchors lacks the DNSKEY and DS chain)", subject)
 	default:
 		msg = fmt.Sprintf("%s: %s error%s", subject, e.Kind, at)
 	}

@@ -186,7 +186,7 @@ func (r *Resolver) judge(ctx context.Context, e env, qname string, qtype uint16,
 		return dnssec.Result{Status: dnssec.Secure, Reason: "validated by trusted upstream " + up.name + " (AD bit set)"}
 	}
 	return dnssec.Result{Status: dnssec.Insecure, Reason: "trusted upstream " + up.name +
-		" did not set the AD bit: the zone is unsigned or the upstream does not validate"}
+		" did not set the AD bit: the zone is unsigned, or the upstream does not validate it (configure trust anchors to validate locally)"}
 }
 
 // worse returns the result with the worse status; a keeps ties.

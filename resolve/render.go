@@ -41,6 +41,12 @@ func Render(res *Result, err error) string {
 			fmt.Fprintf(&b, "  - %s\n", p)
 		}
 	}
+	if notes := Notes(res); len(notes) > 0 {
+		b.WriteString("notes:\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
 	return b.String()
 }
 
@@ -92,6 +98,7 @@ type View struct {
 	Stale        bool       `json:"stale"`
 	Error        string     `json:"error,omitempty"`
 	Problems     []string   `json:"problems,omitempty"`
+	Notes        []string   `json:"notes,omitempty"`
 }
 
 // TLSAView is one TLSA record in a View.
@@ -121,7 +128,7 @@ type RRsetView struct {
 
 // NewView builds the JSON view of a Resolve outcome. res may be nil.
 func NewView(res *Result, err error) View {
-	v := View{Problems: Diagnose(res, err), TLSA: []TLSAView{}}
+	v := View{Problems: Diagnose(res, err), Notes: Notes(res), TLSA: []TLSAView{}}
 	if err != nil {
 		v.Error = err.Error()
 	}

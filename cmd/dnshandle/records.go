@@ -34,7 +34,7 @@ func newRecordsCommand() *cobra.Command {
 
 The DID defaults to the did:key of the CSC public key, the permanent
 identifier of a fresh identity.`,
-		Example: `  dnshandle records @alice.example --csc csc.pem --oauth https://dhp.example`,
+		Example: `  dnshandle records @alice.example.com --csc csc.pem --oauth https://dhp.example.com`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := handle.ParseInput(args[0])

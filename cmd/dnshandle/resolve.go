@@ -66,12 +66,19 @@ func (f *resolverFlags) resolver() (*resolve.Resolver, error) {
 	if f.snapshot == "" {
 		return resolve.New(cfg)
 	}
+	if len(f.servers) > 0 {
+		return nil, errors.New("--snapshot reads records from the file and queries no server: drop --server, or drop --snapshot to query the server")
+	}
 	file, err := os.Open(f.snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	defer file.Close()
-	return resolve.NewOffline(cfg, file)
+	r, err := resolve.NewOffline(cfg, file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.snapshot, err)
+	}
+	return r, nil
 }
 
 func newResolveCommand() *cobra.Command {
@@ -92,10 +99,10 @@ The command exits non-zero when a lookup fails or the records cannot be
 used: no TLSA record, an ambiguous did=, or answers that are not secure
 under the default policy.`,
 		Example: `  dnshandle resolve @alice.dhp.test --server 127.0.0.1:5353 --trust-anchor root.ds
-  dnshandle resolve @alice.example --json
-  dnshandle resolve @alice.example @bob.example --write-snapshot hub.snapshot
-  dnshandle resolve @alice.example --snapshot hub.snapshot --trust-anchor root.ds`,
-		Args: cobra.MinimumNArgs(1),
+  dnshandle resolve @alice.example.com --json
+  dnshandle resolve @alice.example.com @bob.example.com --trust-anchor root.ds --write-snapshot hub.snapshot
+  dnshandle resolve @alice.example.com --snapshot hub.snapshot --trust-anchor root.ds`,
+		Args: requireHandles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			handles := make([]handle.Handle, 0, len(args))
 			for _, arg := range args {
@@ -110,7 +117,13 @@ under the default policy.`,
 				return err
 			}
 			if writeSnapshot != "" {
-				return writeSnapshotFile(cmd.Context(), r, writeSnapshot, handles)
+				if flags.trustAnchor == "" {
+					return errors.New("--write-snapshot needs --trust-anchor: without trust anchors the snapshot lacks the DNSKEY and DS chain, and AD bits in a file prove nothing offline")
+				}
+				if err := writeSnapshotFile(cmd.Context(), r, writeSnapshot, handles); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote the records of %d handles, with their signatures and chain of trust, to %s\n", len(handles), writeSnapshot)
 			}
 			err = printResolutions(cmd.Context(), cmd.OutOrStdout(), r, handles, asJSON)
 			if httpsDID {
@@ -120,7 +133,7 @@ under the default policy.`,
 		},
 	}
 	flags.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per handle")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one indented JSON object per handle")
 	cmd.Flags().BoolVar(&httpsDID, "https-did", false, "also fetch each DID with the AT Protocol HTTPS method, https://<handle>/.well-known/atproto-did")
 	cmd.Flags().StringVar(&writeSnapshot, "write-snapshot", "", "write the answers, signatures and DNSKEY/DS chain of the handles to this file for offline use")
 	return cmd
@@ -128,7 +141,15 @@ under the default policy.`,
 
 // errUnusable reports that at least one handle's records cannot be used;
 // the details were already printed.
-var errUnusable = errors.New("at least one handle has unusable records; the problems are listed above")
+var errUnusable = errors.New("records not usable; the problems are listed above")
+
+// requireHandles checks that a command got at least one handle argument.
+func requireHandles(_ *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return errors.New("missing handle: give at least one, for example @alice.dhp.test")
+	}
+	return nil
+}
 
 func printResolutions(ctx context.Context, out io.Writer, r *resolve.Resolver, handles []handle.Handle, asJSON bool) error {
 	failed := false
@@ -156,10 +177,12 @@ func printResolutions(ctx context.Context, out io.Writer, r *resolve.Resolver, h
 	return nil
 }
 
+// writeSnapshotFile writes the snapshot to a temporary file beside path
+// and renames it, so a failed run never leaves a partial snapshot.
 func writeSnapshotFile(ctx context.Context, r *resolve.Resolver, path string, handles []handle.Handle) error {
 	file, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("write snapshot %s: %w", path, err)
 	}
 	defer os.Remove(file.Name())
 	if err := r.WriteSnapshot(ctx, file, handles); err != nil {

@@ -16,7 +16,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dnshandle",
 		Short: "Log in with a DNS handle: TLS client certificates bound through DNS, and OIDC",
-		Long: `dnshandle makes a DNS name such as @alice.example a login for every service.
+		Long: `dnshandle makes a DNS name such as @alice.example.com a login for every service.
 
 A relying party accepts a TLS client certificate because a TLSA record under
 the handle accredits the key that signed it, and reads the permanent

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,10 +20,20 @@ import (
 	"github.com/dnshandle/dnshandle/verify"
 )
 
-// verifySteps lists the relying party's checks in the order they run.
-var verifySteps = []verify.Step{
-	verify.StepTLS, verify.StepHandle, verify.StepPolicy, verify.StepDNS,
-	verify.StepTLSA, verify.StepPath, verify.StepDID, verify.StepRevocation,
+// verifySteps lists the relying party's checks in the order they run,
+// with what each one checks.
+var verifySteps = []struct {
+	step        verify.Step
+	description string
+}{
+	{verify.StepTLS, "a certificate chain was presented"},
+	{verify.StepHandle, "the leaf has exactly one dNSName, a valid handle"},
+	{verify.StepPolicy, "the handle passes the allow and deny lists (before any DNS query)"},
+	{verify.StepDNS, "TLSA and _atproto TXT resolved, DNSSEC status accepted by the policy"},
+	{verify.StepTLSA, "a DANE-TA record matches a CA in the chain, or a DANE-EE record the leaf"},
+	{verify.StepPath, "the leaf is signed by the matched CSC, both valid now, clientAuth, pathlen 0"},
+	{verify.StepDID, "the leaf's URI SAN equals the TXT did= (and the did:key of the trust anchor)"},
+	{verify.StepRevocation, "the leaf is not on the CSC's CRL"},
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -114,16 +125,17 @@ func printChecks(out io.Writer, id *verify.Identity, err error, haveCRL bool) {
 	if errors.As(err, &verr) {
 		failed = verr.Step
 	}
-	for _, step := range verifySteps {
+	for _, s := range verifySteps {
 		switch {
-		case err == nil && step == verify.StepRevocation && !haveCRL:
-			fmt.Fprintf(out, "  skip  %-10s no CRL given (--crl)\n", step)
-		case err == nil || (failed != 0 && step < failed):
-			fmt.Fprintf(out, "  pass  %s\n", step)
-		case step == failed:
-			fmt.Fprintf(out, "  FAIL  %-10s %v\n", step, verr.Err)
+		case s.step == verify.StepRevocation && !haveCRL && (err == nil || failed > s.step):
+			fmt.Fprintf(out, "  skip  %-10s no CRL given (--crl)\n", s.step)
+		case err == nil || (failed != 0 && s.step < failed):
+			fmt.Fprintf(out, "  pass  %-10s %s\n", s.step, s.description)
+		case s.step == failed:
+			reason := strings.ReplaceAll(verr.Err.Error(), "\n", "\n"+strings.Repeat(" ", 18))
+			fmt.Fprintf(out, "  FAIL  %-10s %s\n", s.step, reason)
 		default:
-			fmt.Fprintf(out, "  -     %s (not run)\n", step)
+			fmt.Fprintf(out, "  -     %-10s not run\n", s.step)
 		}
 	}
 	if err != nil && failed == 0 {
@@ -177,17 +189,18 @@ func probeServer(ctx context.Context, out io.Writer, addr, certFile, keyFile str
 	}
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: config}
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		// TLS 1.3 servers report a rejected client certificate after the
-		// client's Finished, so read once to see the alert.
-		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-		_, err = conn.Read(make([]byte, 1))
-		var netErr net.Error
-		if errors.As(err, &netErr) && netErr.Timeout() {
-			err = nil
-		}
-		conn.Close()
+	if err != nil {
+		return fmt.Errorf("TLS 1.3 handshake with %s failed: %w (is it a TLS 1.3 server?)", addr, err)
 	}
+	// A TLS 1.3 server checks the client certificate after the client's
+	// Finished and reports a rejection with an alert. So read once: an
+	// alert or a closed connection means rejection, while silence until
+	// the deadline (the server waits for a request) means acceptance.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, readErr := conn.Read(make([]byte, 1))
+	conn.Close()
+	var netErr net.Error
+	accepted := errors.As(readErr, &netErr) && netErr.Timeout()
 
 	fmt.Fprintf(out, "server %s:\n", addr)
 	fmt.Fprintf(out, "  client certificate requested: %v\n", requested)
@@ -195,10 +208,17 @@ func probeServer(ctx context.Context, out io.Writer, addr, certFile, keyFile str
 	switch {
 	case cert == nil:
 		fmt.Fprintf(out, "  no certificate sent (give --cert and --key to log in)\n")
-	case err != nil && !errors.Is(err, io.EOF):
-		fmt.Fprintf(out, "  login with %s: rejected: %v\n", certFile, err)
+	case accepted:
+		fmt.Fprintf(out, "  login with %s: accepted\n", certFile)
+	case errors.Is(readErr, io.EOF):
+		fmt.Fprintf(out, "  login with %s: rejected: the server closed the connection\n", certFile)
+		return fmt.Errorf("%s closed the connection after the handshake: the login was rejected", addr)
 	default:
-		fmt.Fprintf(out, "  login with %s: handshake accepted\n", certFile)
+		fmt.Fprintf(out, "  login with %s: rejected: %v\n", certFile, readErr)
+		return fmt.Errorf("%s rejected the login: %w", addr, readErr)
+	}
+	if !requested {
+		return fmt.Errorf("%s did not request a client certificate: it does not accept DNS-handle logins", addr)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	} else if err := prepareDataDir(dir); err != nil {
 		return err
 	}
 	p := &printer{out: out, total: 6}
@@ -129,6 +129,22 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 	printKeep(out, dir, world.server, rp)
 	<-ctx.Done()
+	fmt.Fprintln(out, "demo: stopped")
+	return nil
+}
+
+// prepareDataDir creates dir, or accepts it when it is empty, so that the
+// demo never overwrites keys and certificates a user kept there.
+func prepareDataDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return os.MkdirAll(dir, 0o700)
+	case err != nil:
+		return err
+	case len(entries) > 0:
+		return fmt.Errorf("--data %s is not empty: give a new or empty directory, so that no earlier key or certificate is overwritten", dir)
+	}
 	return nil
 }
 
@@ -197,7 +213,9 @@ func writeFiles(dir string, alice *identity, world *dnsWorld, serverCA *x509.Cer
 func printKeep(out io.Writer, dir string, dnsServer *dnstest.Server, rp *relyingParty) {
 	host, port, _ := net.SplitHostPort(dnsServer.Addr)
 	fmt.Fprintf(out, `
-The demo world stays up until you press Ctrl-C.
+The demo world stays up until you press Ctrl-C. The commands below use the
+dnshandle binary: build it with "go build ./cmd/dnshandle" (then ./dnshandle),
+or put "go run ./cmd/dnshandle" in place of "dnshandle".
   DNS (signed zones):  %s
   relying party:       %s
   files:               %s

@@ -3,6 +3,8 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,5 +48,47 @@ func TestRunPrintsEveryStep(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, "device-key.pem"))
 	if err == nil && info.Mode().Perm() != 0o600 {
 		t.Errorf("device-key.pem has mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+func TestRunRejectsNonEmptyDataDir(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "csc.pem")
+	if err := os.WriteFile(keep, []byte("earlier certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	err := Run(context.Background(), &out, Options{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "is not empty") {
+		t.Fatalf("Run with a non-empty --data = %v, want an error saying the directory is not empty", err)
+	}
+	if data, _ := os.ReadFile(keep); string(data) != "earlier certificate" {
+		t.Errorf("csc.pem was overwritten: %q", data)
+	}
+}
+
+func TestLoginPageNeedsNoIdentity(t *testing.T) {
+	rp, err := startRelyingParty(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.close()
+
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, rp.url+"login", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rp.client(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login: status %s, want 200", resp.Status)
+	}
+	if !strings.Contains(string(body), "Present a device certificate for your handle") {
+		t.Errorf("login page body:\n%s", body)
 	}
 }

@@ -61,8 +61,11 @@ func startRelyingParty(resolver verify.HandleResolver) (*relyingParty, error) {
 		return nil, err
 	}
 	rp.url = "https://" + listener.Addr().String() + "/"
+	mux := http.NewServeMux()
+	mux.Handle("/", verify.RequireIdentity("dnshandle demo", rp.url+"login", page))
+	mux.HandleFunc("/login", loginPage)
 	rp.server = &http.Server{
-		Handler:           v.Middleware(verify.RequireIdentity("dnshandle demo", rp.url+"login", page)),
+		Handler:           v.Middleware(mux),
 		TLSConfig:         config,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Failed handshakes are expected in the demo; the verifier's
@@ -141,4 +144,20 @@ func (rp *relyingParty) getStatus(ctx context.Context, cert *tls.Certificate) (i
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), nil
+}
+
+// loginPage serves the page the 401 challenge points at. It explains how
+// to log in and needs no identity itself.
+func loginPage(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, `Log in to this site with a DNS handle.
+
+Present a device certificate for your handle: a chain [leaf, CSC] whose CSC
+is accredited by a TLSA record "2 1 1" at the handle, and whose leaf carries
+your DID from the handle's _atproto TXT record. This site asks for client
+certificates under the name "CN=DNS Handle Client Authentication".
+
+Signing in through your handle's OpenID Connect provider is not available
+in this demo yet.
+`)
 }
