@@ -1,0 +1,245 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dnshandle/dnshandle/client"
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/pki"
+)
+
+// deviceFlags are the flags of every device subcommand.
+type deviceFlags struct {
+	dir    string
+	caFile string
+}
+
+func (f *deviceFlags) register(cmd *cobra.Command) {
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&f.dir, "dir", "", "directory of this device's keys and certificates (default: dnshandle/devices under the user configuration directory)")
+	fl.StringVar(&f.caFile, "ca", "", "PEM file of a CA to trust for the provider's HTTPS certificate, in addition to the system roots")
+}
+
+// baseDir returns --dir or the default under os.UserConfigDir.
+func (f *deviceFlags) baseDir() (string, error) {
+	if f.dir != "" {
+		return f.dir, nil
+	}
+	config, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no --dir given and no user configuration directory: %w", err)
+	}
+	return filepath.Join(config, "dnshandle", "devices"), nil
+}
+
+// httpClient trusts the system roots plus --ca.
+func (f *deviceFlags) httpClient() (*http.Client, error) {
+	if f.caFile == "" {
+		return &http.Client{Timeout: 30 * time.Second}, nil
+	}
+	data, err := os.ReadFile(f.caFile)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate found", f.caFile)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
+}
+
+// deviceDir returns the directory of the enrolled handle given as args[0].
+func (f *deviceFlags) deviceDir(arg string) (string, error) {
+	h, err := handle.ParseInput(arg)
+	if err != nil {
+		return "", err
+	}
+	base, err := f.baseDir()
+	if err != nil {
+		return "", err
+	}
+	return client.DeviceDir(base, h), nil
+}
+
+func newDeviceCommand() *cobra.Command {
+	var flags deviceFlags
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "Enroll this device for a handle over ACME, renew, list and revoke its certificates",
+		Long: `Manage this device's client certificates. The device key is made here
+and never leaves this machine; the provider signs a certificate for it
+under the identity's CSC after an ACME (RFC 8555) exchange authorised by
+a one-time enrollment code.`,
+	}
+	flags.register(cmd)
+	cmd.AddCommand(newDeviceEnrollCommand(&flags), newDeviceRenewCommand(&flags),
+		newDeviceListCommand(&flags), newDeviceRevokeCommand(&flags))
+	return cmd
+}
+
+func newDeviceEnrollCommand(flags *deviceFlags) *cobra.Command {
+	var (
+		code      string
+		provider  string
+		eabKID    string
+		eabKey    string
+		handleArg string
+		keyType   string
+	)
+	cmd := &cobra.Command{
+		Use:   "enroll (--code CODE | --provider URL --eab-kid KID --eab-key KEY --handle HANDLE)",
+		Short: "Make a device key and get its certificate from the provider",
+		Example: `  dnshandle device enroll --code dnshandle-enroll:v1:eyJ...
+  dnshandle device enroll --provider https://dhp.example.com/acme/directory --eab-kid KID --eab-key KEY --handle @alice.dhp.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			base, err := flags.baseDir()
+			if err != nil {
+				return err
+			}
+			httpClient, err := flags.httpClient()
+			if err != nil {
+				return err
+			}
+			opts := client.EnrollOptions{Code: code, DirectoryURL: provider, EABKeyID: eabKID,
+				KeyType: pki.KeyType(keyType), Dir: base, HTTPClient: httpClient}
+			if code == "" {
+				if provider == "" || eabKID == "" || eabKey == "" || handleArg == "" {
+					return errors.New("give --code, or all of --provider, --eab-kid, --eab-key and --handle")
+				}
+				if opts.EABKey, err = base64.RawURLEncoding.DecodeString(eabKey); err != nil {
+					return fmt.Errorf("--eab-key is not base64url without padding: %w", err)
+				}
+			}
+			if handleArg != "" {
+				if opts.Handle, err = handle.ParseInput(handleArg); err != nil {
+					return err
+				}
+			}
+			dev, err := client.Enroll(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "enrolled %s as device %q\n", dev.Handle.Display(), dev.Label)
+			fmt.Fprintf(out, "  DID         %s\n  device id   %s\n  valid until %s\n  files       %s\n",
+				dev.DID, dev.Fingerprint, dev.NotAfter.UTC().Format(time.RFC3339), dev.Dir)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&code, "code", "", "one-line enrollment code from the provider (dnshandle-enroll:v1:...)")
+	f.StringVar(&provider, "provider", "", "ACME directory URL of the provider")
+	f.StringVar(&eabKID, "eab-kid", "", "External Account Binding key ID")
+	f.StringVar(&eabKey, "eab-key", "", "External Account Binding HMAC key, base64url")
+	f.StringVar(&handleArg, "handle", "", "handle to enroll (with --code it must match the code's handle)")
+	f.StringVar(&keyType, "key-type", "", "device key type: p256 (default), p384 or ed25519")
+	return cmd
+}
+
+func newDeviceRenewCommand(flags *deviceFlags) *cobra.Command {
+	var opts client.RenewOptions
+	cmd := &cobra.Command{
+		Use:   "renew @HANDLE",
+		Short: "Renew the device certificate when the provider's renewal information says so",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := flags.deviceDir(args[0])
+			if err != nil {
+				return err
+			}
+			if opts.HTTPClient, err = flags.httpClient(); err != nil {
+				return err
+			}
+			r, err := client.Renew(cmd.Context(), dir, opts)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if r.Renewed {
+				fmt.Fprintf(out, "renewed %s: valid until %s\n", r.Device.Handle.Display(), r.Device.NotAfter.UTC().Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(out, "%s does not need renewal yet: renew at %s\n", r.Device.Handle.Display(), r.RenewAt.UTC().Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "renew now, whatever the renewal information suggests")
+	cmd.Flags().BoolVar(&opts.NewKey, "new-key", false, "make a new device key (the device id changes)")
+	return cmd
+}
+
+func newDeviceListCommand(flags *deviceFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the handles this device is enrolled for",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			base, err := flags.baseDir()
+			if err != nil {
+				return err
+			}
+			devices, err := client.List(base)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "HANDLE\tLABEL\tVALID UNTIL\tSTATUS\tDEVICE ID")
+			for _, d := range devices {
+				status := "active"
+				if !d.Revoked.IsZero() {
+					status = "revoked"
+				} else if time.Now().After(d.NotAfter) {
+					status = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Handle.Display(), d.Label, d.NotAfter.UTC().Format("2006-01-02"), status, d.Fingerprint)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
+	var keyCompromise bool
+	cmd := &cobra.Command{
+		Use:   "revoke @HANDLE",
+		Short: "Revoke this device's certificate for a handle, so relying parties that read the CRL reject it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := flags.deviceDir(args[0])
+			if err != nil {
+				return err
+			}
+			opts := client.RevokeOptions{}
+			if opts.HTTPClient, err = flags.httpClient(); err != nil {
+				return err
+			}
+			if keyCompromise {
+				opts.Reason = pki.ReasonKeyCompromise
+			}
+			if err := client.Revoke(cmd.Context(), dir, opts); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked the device certificate in %s\n", dir)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&keyCompromise, "key-compromise", false, "give keyCompromise as the reason (the key was lost or stolen)")
+	return cmd
+}

@@ -1,0 +1,73 @@
+package acme
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"sync"
+	"time"
+)
+
+// nonceStore issues anti-replay nonces (RFC 8555, section 6.5) and accepts
+// each one once, until it expires. It keeps at most max outstanding nonces
+// and drops the oldest beyond that, so a client flooding newNonce costs a
+// bounded amount of memory. A dropped nonce gets badNonce, and the client
+// retries with the fresh nonce of that response.
+//
+// NOTE: the store lives in one process. Replicas behind a load balancer
+// need requests of one client routed to the replica that issued its nonce.
+// Otherwise they return badNonce more often, which costs latency but not
+// correctness, because clients retry.
+type nonceStore struct {
+	mu       sync.Mutex
+	issued   map[string]time.Time // nonce -> expiry
+	order    []string             // issue order, for eviction
+	head     int                  // index of the oldest live entry of order
+	max      int
+	lifetime time.Duration
+	now      func() time.Time
+}
+
+func newNonceStore(max int, lifetime time.Duration, now func() time.Time) *nonceStore {
+	return &nonceStore{issued: make(map[string]time.Time), max: max, lifetime: lifetime, now: now}
+}
+
+// New returns a fresh nonce: 128 random bits in base64url.
+func (s *nonceStore) New() string {
+	var b [16]byte
+	// crypto/rand.Read never returns an error since Go 1.24.
+	_, _ = rand.Read(b[:])
+	n := base64.RawURLEncoding.EncodeToString(b[:])
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.issued) >= s.max && s.head < len(s.order) {
+		delete(s.issued, s.order[s.head])
+		s.head++
+	}
+	// Used nonces leave the map but stay in order; drop them now and then
+	// so that order stays within a constant factor of max.
+	if len(s.order)-s.head > 2*s.max {
+		live := make([]string, 0, len(s.issued)+1)
+		for _, old := range s.order[s.head:] {
+			if _, ok := s.issued[old]; ok {
+				live = append(live, old)
+			}
+		}
+		s.order, s.head = live, 0
+	}
+	s.issued[n] = s.now().Add(s.lifetime)
+	s.order = append(s.order, n)
+	return n
+}
+
+// Use consumes n and reports whether it was issued, unused and not expired.
+func (s *nonceStore) Use(n string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	expires, ok := s.issued[n]
+	if !ok {
+		return false
+	}
+	delete(s.issued, n)
+	return s.now().Before(expires)
+}
