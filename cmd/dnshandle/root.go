@@ -26,7 +26,7 @@ identifier (a DID) from the TXT record at _atproto.<handle>.`,
 		Version:       buildVersion(),
 	}
 	root.SetVersionTemplate("dnshandle {{.Version}}\n")
-	root.AddCommand(newVersionCommand(), newRecordsCommand(), newResolveCommand(), newVerifyCommand(), newDeviceCommand(), newDemoCommand())
+	root.AddCommand(newVersionCommand(), newRecordsCommand(), newResolveCommand(), newVerifyCommand(), newServeCommand(), newAdminCommand(), newDeviceCommand(), newDemoCommand())
 	return root
 }
 

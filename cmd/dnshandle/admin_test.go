@@ -1,0 +1,137 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// adminArgs returns the flags that point admin commands at a fresh store
+// with the zone dhp.test, keyed by a KEK file.
+func adminArgs(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	kek := make([]byte, 32)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	kekFile := filepath.Join(dir, "kek.hex")
+	if err := os.WriteFile(kekFile, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--data", filepath.Join(dir, "data"), "--kek-file", kekFile, "--zone", "dhp.test"}
+}
+
+func TestAdminCommands(t *testing.T) {
+	args := adminArgs(t)
+	run := func(t *testing.T, stdin string, sub ...string) string {
+		t.Helper()
+		cmd := newRootCommand()
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetIn(strings.NewReader(stdin))
+		cmd.SetArgs(append(append([]string{"admin"}, sub...), args...))
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("admin %v: %v\n%s", sub, err, out.String())
+		}
+		return out.String()
+	}
+
+	if out := run(t, "", "zone", "create"); !strings.Contains(out, "zone dhp.test. created") {
+		t.Errorf("zone create:\n%s", out)
+	}
+	if out := run(t, "correct horse battery staple\n", "account", "create", "alice"); !strings.Contains(out, `account "alice" created`) {
+		t.Errorf("account create:\n%s", out)
+	}
+	out := run(t, "", "identity", "create", "@alice.dhp.test", "--account", "alice")
+	if !strings.Contains(out, "records published in the provider zone") || !strings.Contains(out, "alice.dhp.test.\t300\tIN\tTLSA\t2 1 1 ") {
+		t.Errorf("identity create:\n%s", out)
+	}
+	out = run(t, "", "identity", "create", "bob.example.com", "--account", "alice")
+	if !strings.Contains(out, "publish these records in the zone of bob.example.com") {
+		t.Errorf("identity create for an own domain:\n%s", out)
+	}
+	out = run(t, "", "identity", "list")
+	if !strings.Contains(out, "alice.dhp.test") || !strings.Contains(out, "bob.example.com") {
+		t.Errorf("identity list:\n%s", out)
+	}
+
+	out = run(t, "", "zone", "ds", "dhp.test")
+	if !strings.Contains(out, "dhp.test.\t") || !strings.Contains(out, "IN\tDS\t") {
+		t.Errorf("zone ds:\n%s", out)
+	}
+	out = run(t, "", "zone", "export", "dhp.test")
+	zp := dns.NewZoneParser(strings.NewReader(out), "", "")
+	types := map[uint16]int{}
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		types[rr.Header().Rrtype]++
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatalf("zone export is not zone-file text: %v\n%s", err, out)
+	}
+	for _, typ := range []uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY, dns.TypeNSEC3PARAM, dns.TypeNSEC3, dns.TypeRRSIG, dns.TypeTLSA, dns.TypeTXT} {
+		if types[typ] == 0 {
+			t.Errorf("zone export has no %s record", dns.TypeToString[typ])
+		}
+	}
+	if types[dns.TypeTLSA] != 1 {
+		t.Errorf("zone export has %d TLSA records, want 1 (the own-domain handle is not in the zone)", types[dns.TypeTLSA])
+	}
+
+	out = run(t, "", "audit")
+	for _, action := range []string{"zone.create", "account.create", "identity.create"} {
+		if !strings.Contains(out, action) {
+			t.Errorf("audit lacks %s:\n%s", action, out)
+		}
+	}
+	if strings.Contains(out, "correct horse") {
+		t.Errorf("audit shows the password:\n%s", out)
+	}
+}
+
+func TestAdminErrors(t *testing.T) {
+	args := adminArgs(t)
+	if err := os.MkdirAll(args[1], 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		stdin string
+		sub   []string
+		want  string
+	}{
+		{"no password", "", []string{"account", "create", "x"}, "no password given"},
+		{"short password", "short\n", []string{"account", "create", "x"}, "shorter than 12"},
+		{"no account flag", "", []string{"identity", "create", "a.dhp.test"}, "missing --account"},
+		{"unknown account", "", []string{"identity", "create", "a.dhp.test", "--account", "nobody"}, `account "nobody"`},
+		{"reserved TLD", "", []string{"identity", "create", "a.local", "--account", "x"}, "reserved TLD"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := newRootCommand()
+			var out strings.Builder
+			cmd.SetOut(&out)
+			cmd.SetErr(&out)
+			cmd.SetIn(strings.NewReader(tc.stdin))
+			cmd.SetArgs(append(append([]string{"admin"}, tc.sub...), args...))
+			err := cmd.Execute()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("admin %v = %v, want an error containing %q", tc.sub, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAdminWithoutKEK(t *testing.T) {
+	t.Setenv("DNSHANDLE_KEK", "")
+	_, err := runCommand(t, "admin", "zone", "list", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "DNSHANDLE_KEK") {
+		t.Errorf("admin without a key-encryption key = %v, want an error saying how to give one", err)
+	}
+}

@@ -1,0 +1,237 @@
+// Package provider is the DNS Handle Provider (DHP): it keeps accounts,
+// handles and identities in a store, runs a personal PKI for each
+// identity, and publishes the records of hosted handles through its own
+// authoritative DNS server.
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/miekg/dns"
+)
+
+// Defaults of Config fields left empty.
+const (
+	DefaultDataDir    = "dnshandle-data"
+	DefaultDNSListen  = "127.0.0.1:5353"
+	DefaultHTTPListen = "127.0.0.1:8080"
+	DefaultLogFormat  = "text"
+	DefaultLogLevel   = "info"
+)
+
+// Config is the provider's configuration, read from a TOML file, then
+// environment variables, then command-line flags, each overriding the one
+// before. The zero value means the defaults above, no zones and no
+// secondaries.
+type Config struct {
+	// DataDir is the directory of the SQLite database file.
+	DataDir string `toml:"data"`
+	// Database is a postgres:// URL; empty means SQLite in DataDir.
+	Database string `toml:"database"`
+	// KEKFile holds the 32-byte key-encryption key, in hex, that seals
+	// CSC and DNSSEC private keys at rest. Empty means the environment
+	// variable DNSHANDLE_KEK.
+	KEKFile string `toml:"kek_file"`
+
+	Log  LogConfig  `toml:"log"`
+	DNS  DNSConfig  `toml:"dns"`
+	HTTP HTTPConfig `toml:"http"`
+}
+
+// LogConfig selects the log format ("text" or "json") and the minimum
+// level ("debug", "info", "warn", "error").
+type LogConfig struct {
+	Format string `toml:"format"`
+	Level  string `toml:"level"`
+}
+
+// DNSConfig configures the authoritative DNS server.
+type DNSConfig struct {
+	// Listen is the UDP and TCP address, "127.0.0.1:5353" by default.
+	Listen string `toml:"listen"`
+	// Zones are the provider's zones; handles directly under them are
+	// hosted.
+	Zones []ZoneConfig `toml:"zones"`
+	// Secondaries receive NOTIFY after each change and may transfer the
+	// zones with AXFR or IXFR, signed with their TSIG key.
+	Secondaries []SecondaryConfig `toml:"secondaries"`
+	// TSIG lists the transfer keys (algorithm hmac-sha256).
+	TSIG []TSIGConfig `toml:"tsig"`
+}
+
+// ZoneConfig names one provider zone, its name servers and the mailbox of
+// its SOA record.
+type ZoneConfig struct {
+	Name        string   `toml:"name"`
+	Nameservers []string `toml:"nameservers"`
+	Email       string   `toml:"email"`
+}
+
+// SecondaryConfig is a secondary server: its address ("host:port") and
+// the name of the TSIG key that signs NOTIFY and transfers, required.
+type SecondaryConfig struct {
+	Addr string `toml:"addr"`
+	TSIG string `toml:"tsig"`
+}
+
+// TSIGConfig is one TSIG key: its name and base64 secret.
+type TSIGConfig struct {
+	Name   string `toml:"name"`
+	Secret string `toml:"secret"`
+}
+
+// HTTPConfig configures the operations endpoint: /metrics (Prometheus),
+// /healthz (the process is up) and /readyz (the store responds).
+type HTTPConfig struct {
+	Listen string `toml:"listen"`
+}
+
+// LoadConfig reads path (no file when path is empty), applies environment
+// variables, fills defaults and checks the result. Unknown keys in the
+// file are errors, so that a misspelt option is not silently ignored.
+func LoadConfig(path string) (*Config, error) {
+	cfg := &Config{}
+	if path != "" {
+		md, err := toml.DecodeFile(path, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if undecoded := md.Undecoded(); len(undecoded) > 0 {
+			keys := make([]string, len(undecoded))
+			for i, k := range undecoded {
+				keys[i] = k.String()
+			}
+			return nil, fmt.Errorf("config %s: unknown keys %s: check their spelling against docs/operations.md", path, strings.Join(keys, ", "))
+		}
+	}
+	cfg.applyEnv(os.Getenv)
+	return cfg, cfg.Normalize()
+}
+
+// Normalize fills defaults, writes zone and name server names as
+// lowercase FQDNs, and validates the result. Call it again after changing
+// the Config.
+func (c *Config) Normalize() error {
+	c.fillDefaults()
+	return c.Validate()
+}
+
+// applyEnv overrides fields from DNSHANDLE_* environment variables.
+func (c *Config) applyEnv(getenv func(string) string) {
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DataDir, "DNSHANDLE_DATA")
+	set(&c.Database, "DNSHANDLE_DATABASE")
+	set(&c.KEKFile, "DNSHANDLE_KEK_FILE")
+	set(&c.DNS.Listen, "DNSHANDLE_DNS_LISTEN")
+	set(&c.HTTP.Listen, "DNSHANDLE_HTTP_LISTEN")
+	set(&c.Log.Format, "DNSHANDLE_LOG_FORMAT")
+	set(&c.Log.Level, "DNSHANDLE_LOG_LEVEL")
+}
+
+func (c *Config) fillDefaults() {
+	def := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	def(&c.DataDir, DefaultDataDir)
+	def(&c.DNS.Listen, DefaultDNSListen)
+	def(&c.HTTP.Listen, DefaultHTTPListen)
+	def(&c.Log.Format, DefaultLogFormat)
+	def(&c.Log.Level, DefaultLogLevel)
+	for i := range c.DNS.Zones {
+		z := &c.DNS.Zones[i]
+		z.Name = strings.ToLower(dns.Fqdn(z.Name))
+		if len(z.Nameservers) == 0 {
+			z.Nameservers = []string{"ns1." + z.Name}
+		}
+		for j, ns := range z.Nameservers {
+			z.Nameservers[j] = strings.ToLower(dns.Fqdn(ns))
+		}
+		if z.Email == "" {
+			z.Email = "hostmaster@" + strings.TrimSuffix(z.Name, ".")
+		}
+	}
+}
+
+// Validate checks the configuration and returns every problem found.
+func (c *Config) Validate() error {
+	var errs []error
+
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q: use text or json", c.Log.Format))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: use debug, info, warn or error", c.Log.Level))
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		errs = append(errs, fmt.Errorf("database %q: give a postgres:// URL, or leave it empty for SQLite in the data directory", redactURL(c.Database)))
+	}
+
+	seen := map[string]bool{}
+	for _, z := range c.DNS.Zones {
+		if _, ok := dns.IsDomainName(z.Name); !ok || z.Name == "." {
+			errs = append(errs, fmt.Errorf("zone %q is not a valid domain name", z.Name))
+		}
+		if seen[z.Name] {
+			errs = append(errs, fmt.Errorf("zone %q is listed twice", z.Name))
+		}
+		seen[z.Name] = true
+		if !strings.Contains(z.Email, "@") {
+			errs = append(errs, fmt.Errorf("zone %q: SOA email %q lacks an @", z.Name, z.Email))
+		}
+	}
+
+	keys := map[string]bool{}
+	for _, k := range c.DNS.TSIG {
+		if k.Name == "" || k.Secret == "" {
+			errs = append(errs, errors.New("a TSIG key needs both name and secret (base64)"))
+		}
+		keys[dns.Fqdn(strings.ToLower(k.Name))] = true
+	}
+	for _, s := range c.DNS.Secondaries {
+		if s.Addr == "" {
+			errs = append(errs, errors.New("a secondary needs addr (host:port)"))
+		}
+		if s.TSIG == "" {
+			errs = append(errs, fmt.Errorf("secondary %s needs a tsig key name: NOTIFY and zone transfers are always signed", s.Addr))
+		} else if !keys[dns.Fqdn(strings.ToLower(s.TSIG))] {
+			errs = append(errs, fmt.Errorf("secondary %s names TSIG key %q, which is not in [[dns.tsig]]", s.Addr, s.TSIG))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ZoneFor returns the provider zone that hosts handle h directly (h is
+// one label below the zone), or "" when h is not hosted here.
+func (c *Config) ZoneFor(h string) string {
+	name := strings.ToLower(dns.Fqdn(h))
+	for _, z := range c.DNS.Zones {
+		if strings.HasSuffix(name, "."+z.Name) && dns.CountLabel(name) == dns.CountLabel(z.Name)+1 {
+			return z.Name
+		}
+	}
+	return ""
+}
+
+// redactURL removes a password from a database URL before it is shown.
+func redactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	return s[:scheme+3] + "***" + s[at:]
+}

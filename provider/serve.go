@@ -1,0 +1,195 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dnshandle/dnshandle/provider/dnsserver"
+)
+
+// Intervals of the background work of Serve.
+const (
+	// NotifyPollInterval is how often Serve compares zone serials and
+	// sends NOTIFY for changed zones, including changes that another
+	// process (dnshandle admin, another replica) wrote to the store.
+	NotifyPollInterval = time.Second
+	// ResignInterval is how often Serve renews signatures that are close
+	// to expiry.
+	ResignInterval = time.Hour
+)
+
+// Serve runs the provider until ctx is done: it creates missing zones,
+// serves them over DNS, answers /metrics, /healthz and /readyz over HTTP,
+// sends NOTIFY to secondaries after each change and renews signatures.
+// ready, when not nil, receives the DNS and HTTP addresses once both
+// listen.
+func (s *Service) Serve(ctx context.Context, logger *slog.Logger, ready func(dnsAddr, httpAddr string)) error {
+	created, err := s.EnsureZones(ctx)
+	if err != nil {
+		return err
+	}
+	for _, z := range created {
+		logger.Info("zone created", "zone", z)
+	}
+	for _, z := range s.Config.DNS.Zones {
+		ds, err := s.Signer.DS(ctx, z.Name)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			logger.Info("publish this DS record at the parent zone", "zone", z.Name, "ds", d.String())
+		}
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dnsServer, err := dnsserver.NewServer(s.Store, dnsserver.Config{
+		Addr:        s.Config.DNS.Listen,
+		Zones:       zoneNames(s.Config),
+		Secondaries: secondaries(s.Config),
+		TSIG:        tsigKeys(s.Config),
+		Logger:      logger,
+		Metrics:     registry,
+	})
+	if err != nil {
+		return err
+	}
+
+	if err := dnsServer.Listen(); err != nil {
+		return fmt.Errorf("listen for DNS on %s: %w", s.Config.DNS.Listen, err)
+	}
+	httpListener, err := net.Listen("tcp", s.Config.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen for HTTP on %s: %w", s.Config.HTTP.Listen, err)
+	}
+	httpServer := &http.Server{Handler: s.opsHandler(registry), ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 3)
+	go func() { errs <- dnsServer.ListenAndServe(ctx) }()
+	go func() {
+		if err := httpServer.Serve(httpListener); !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("HTTP server: %w", err)
+			return
+		}
+		errs <- nil
+	}()
+	serials := map[string]uint32{}
+	for _, z := range zoneNames(s.Config) {
+		if serials[z], err = s.Store.ZoneSerial(ctx, z); err != nil {
+			return err
+		}
+	}
+	go s.watchZones(ctx, logger, dnsServer, serials)
+
+	logger.Info("provider started", "dns", dnsServer.Addr(), "http", httpListener.Addr().String(), "zones", strings.Join(zoneNames(s.Config), " "))
+	if ready != nil {
+		ready(dnsServer.Addr(), httpListener.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	cancel()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = httpServer.Shutdown(shutdown)
+	logger.Info("provider stopped", "err", runErr)
+	return runErr
+}
+
+// watchZones sends NOTIFY when a zone's serial differs from the one in
+// serials, and renews signatures that are close to expiry.
+func (s *Service) watchZones(ctx context.Context, logger *slog.Logger, srv *dnsserver.Server, serials map[string]uint32) {
+	notify := time.NewTicker(NotifyPollInterval)
+	defer notify.Stop()
+	resign := time.NewTicker(ResignInterval)
+	defer resign.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-notify.C:
+			for _, z := range zoneNames(s.Config) {
+				serial, err := s.Store.ZoneSerial(ctx, z)
+				if err != nil {
+					logger.Warn("read zone serial failed", "zone", z, "err", err)
+					continue
+				}
+				if old, ok := serials[z]; ok && old != serial {
+					if err := srv.Notify(ctx, z); err != nil {
+						logger.Warn("NOTIFY failed", "zone", z, "err", err)
+					}
+				}
+				serials[z] = serial
+			}
+		case <-resign.C:
+			for _, z := range zoneNames(s.Config) {
+				n, err := s.Signer.Resign(ctx, z)
+				if err != nil {
+					logger.Error("re-signing failed", "zone", z, "err", err)
+					continue
+				}
+				if n > 0 {
+					logger.Info("signatures renewed", "zone", z, "count", n)
+				}
+			}
+		}
+	}
+}
+
+// opsHandler serves /metrics, /healthz and /readyz.
+func (s *Service) opsHandler(registry *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := s.Store.Zones(ctx); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+func zoneNames(cfg *Config) []string {
+	names := make([]string, len(cfg.DNS.Zones))
+	for i, z := range cfg.DNS.Zones {
+		names[i] = z.Name
+	}
+	return names
+}
+
+func secondaries(cfg *Config) []dnsserver.Secondary {
+	out := make([]dnsserver.Secondary, len(cfg.DNS.Secondaries))
+	for i, s := range cfg.DNS.Secondaries {
+		out[i] = dnsserver.Secondary{Addr: s.Addr, TSIGName: s.TSIG}
+	}
+	return out
+}
+
+func tsigKeys(cfg *Config) map[string]string {
+	keys := map[string]string{}
+	for _, k := range cfg.DNS.TSIG {
+		keys[k.Name] = k.Secret
+	}
+	return keys
+}

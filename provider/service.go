@@ -1,0 +1,269 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/pki"
+	"github.com/dnshandle/dnshandle/provider/dnsserver"
+	"github.com/dnshandle/dnshandle/provider/store"
+	"github.com/dnshandle/dnshandle/records"
+	"github.com/dnshandle/dnshandle/resolve"
+)
+
+// RecordTTL is the TTL, in seconds, of the records the provider publishes
+// for a handle. It bounds how long relying parties cache a change.
+const RecordTTL = 300
+
+// Service carries out the provider's operations on accounts, identities
+// and zones. Each operation that changes state is one store transaction
+// with its audit entry, so a crash leaves either all of it or none.
+type Service struct {
+	Store  store.Store
+	Sealer *store.Sealer
+	Signer *dnsserver.Signer
+	Config *Config
+	// Resolver checks the records of handles under the user's own domain;
+	// nil disables CheckIdentity.
+	Resolver *resolve.Resolver
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// EnsureZones creates the configured zones that the store does not have
+// yet, with their keys, SOA, NS and DNSSEC records. It returns the names
+// of the zones it created.
+func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
+	existing, err := s.Store.Zones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, z := range existing {
+		have[z.Name] = true
+	}
+	var created []string
+	for _, z := range s.Config.DNS.Zones {
+		if have[z.Name] {
+			continue
+		}
+		err := s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := s.Signer.CreateZone(ctx, tx, z.Name, z.Nameservers, z.Email); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "system", Action: "zone.create", Subject: z.Name})
+		})
+		if err != nil {
+			return created, fmt.Errorf("create zone %s: %w", z.Name, err)
+		}
+		created = append(created, z.Name)
+	}
+	return created, nil
+}
+
+// CreateAccount stores a new account with an argon2id hash of password.
+func (s *Service) CreateAccount(ctx context.Context, name, password string) (*store.Account, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, errors.New("account name is empty")
+	}
+	if len(password) < 12 {
+		return nil, errors.New("password is shorter than 12 characters: choose a longer one")
+	}
+	hash, err := store.HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	acct := &store.Account{Name: name, PasswordHash: hash, CreatedAt: s.now()}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAccount(ctx, acct); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: name, Action: "account.create", Subject: name})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, fmt.Errorf("account %q already exists: %w", name, err)
+	}
+	return acct, err
+}
+
+// IdentityOptions are the optional attributes of a new identity.
+type IdentityOptions struct {
+	// OAuth is the issuer published as oauth= (host or https URL).
+	OAuth string
+	// KeyType is the CSC key type; empty means P-256.
+	KeyType pki.KeyType
+}
+
+// NewIdentity is a created identity with the records to publish.
+type NewIdentity struct {
+	Identity *store.Identity
+	// Records are the handle's records. For a hosted handle they are
+	// already in the provider's zone. For an own domain the user publishes
+	// them, then CheckIdentity marks the identity verified.
+	Records records.HandleRecords
+	// Serial is the zone serial after the change; 0 for own domains.
+	Serial uint32
+}
+
+// CreateIdentity creates the identity h for the account: its CSC and key
+// (sealed at rest), its did:key, and, for a handle directly under a
+// provider zone, its TLSA and TXT records, signed and in the zone. All of
+// it is one transaction: an identity never exists without its records.
+func (s *Service) CreateIdentity(ctx context.Context, accountName string, h handle.Handle, opts IdentityOptions) (*NewIdentity, error) {
+	acct, err := s.Store.AccountByName(ctx, accountName)
+	if err != nil {
+		return nil, fmt.Errorf("account %q: %w", accountName, err)
+	}
+	set := records.HandleRecords{Handle: h, TTL: RecordTTL}
+	if opts.OAuth != "" {
+		if set.OAuth, err = records.ParseOAuthIssuer(opts.OAuth); err != nil {
+			return nil, err
+		}
+	}
+
+	csc, err := pki.NewCSC(rand.Reader, h, pki.CSCOptions{KeyType: opts.KeyType, Now: s.Now})
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := pki.EncodePrivateKey(csc.Key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.Sealer.Seal(keyPEM, "csc:"+h.String())
+	if err != nil {
+		return nil, err
+	}
+	set.DID = csc.DID.String()
+	set.TLSA = []records.TLSA{records.CSCRecord(csc.Certificate)}
+
+	zone := s.Config.ZoneFor(h.String())
+	id := &store.Identity{
+		AccountID: acct.ID, Handle: h.String(), DID: set.DID,
+		Hosted: zone != "", Verified: zone != "",
+		CSCCert: csc.Certificate.Raw, CSCKey: sealed, CreatedAt: s.now(),
+	}
+	out := &NewIdentity{Identity: id, Records: set}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateIdentity(ctx, id); err != nil {
+			return err
+		}
+		if zone != "" {
+			rrsets, err := rrsetsOf(set)
+			if err != nil {
+				return err
+			}
+			if out.Serial, err = s.Signer.ReplaceRRsets(ctx, tx, zone, rrsets); err != nil {
+				return err
+			}
+		}
+		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: accountName, Action: "identity.create", Subject: h.String(), Detail: set.DID})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, fmt.Errorf("handle %s is already taken: %w", h, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rrsetsOf turns a handle's records into the RRsets the signer replaces.
+func rrsetsOf(set records.HandleRecords) (map[dnsserver.RRsetKey][]dns.RR, error) {
+	rrsets := map[dnsserver.RRsetKey][]dns.RR{}
+	zp := dns.NewZoneParser(strings.NewReader(set.ZoneText()), "", "")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		key := dnsserver.RRsetKey{Name: strings.ToLower(rr.Header().Name), Type: rr.Header().Rrtype}
+		rrsets[key] = append(rrsets[key], rr)
+	}
+	if err := zp.Err(); err != nil {
+		return nil, fmt.Errorf("records of %s: %w", set.Handle, err)
+	}
+	return rrsets, nil
+}
+
+// CheckIdentity resolves a handle under the user's own domain and marks
+// it verified when its TLSA record accredits the identity's CSC and its
+// did= record names the identity's DID. It returns the problems found.
+func (s *Service) CheckIdentity(ctx context.Context, h handle.Handle) ([]string, error) {
+	if s.Resolver == nil {
+		return nil, errors.New("no resolver configured to check own-domain handles")
+	}
+	id, err := s.Store.IdentityByHandle(ctx, h.String())
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: %w", h, err)
+	}
+	res, err := s.Resolver.Resolve(ctx, h)
+	problems := resolve.Diagnose(res, err)
+	if res != nil && err == nil {
+		problems = append(problems, checkPublished(id, res)...)
+	}
+	verified := len(problems) == 0
+	if verified != id.Verified {
+		err := s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.SetIdentityVerified(ctx, id.ID, verified); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "system", Action: "identity.verify", Subject: h.String(), Detail: fmt.Sprint(verified)})
+		})
+		if err != nil {
+			return problems, err
+		}
+	}
+	return problems, nil
+}
+
+// checkPublished compares the resolved records with the identity.
+func checkPublished(id *store.Identity, res *resolve.Result) []string {
+	var problems []string
+	if res.ATProto.DID != id.DID {
+		problems = append(problems, fmt.Sprintf("did= at %s is %q, want %q", res.ATProtoInfo.Name, res.ATProto.DID, id.DID))
+	}
+	cert, err := parseCertificate(id.CSCCert)
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	want := records.CSCRecord(cert).String()
+	for _, t := range res.TLSA {
+		if t.String() == want {
+			return problems
+		}
+	}
+	return append(problems, fmt.Sprintf("no TLSA record at %s accredits this identity's CSC: publish %q", res.TLSAInfo.Name, res.TLSAInfo.Name+" IN TLSA "+want))
+}
+
+// LoadCSC returns the CSC of the identity h with its private key unsealed,
+// for issuing device certificates and CRLs.
+func (s *Service) LoadCSC(ctx context.Context, h handle.Handle) (*pki.CSC, error) {
+	id, err := s.Store.IdentityByHandle(ctx, h.String())
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: %w", h, err)
+	}
+	cert, err := parseCertificate(id.CSCCert)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := s.Sealer.Open(id.CSCKey, "csc:"+id.Handle)
+	if err != nil {
+		return nil, fmt.Errorf("unseal the CSC key of %s: %w", h, err)
+	}
+	key, err := pki.DecodePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CSC key of %s: %w", h, err)
+	}
+	return pki.LoadCSC(cert, key)
+}
