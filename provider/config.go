@@ -40,6 +40,7 @@ type Config struct {
 	Log  LogConfig  `toml:"log"`
 	DNS  DNSConfig  `toml:"dns"`
 	HTTP HTTPConfig `toml:"http"`
+	ACME ACMEConfig `toml:"acme"`
 }
 
 // LogConfig selects the log format ("text" or "json") and the minimum
@@ -132,6 +133,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.KEKFile, "DNSHANDLE_KEK_FILE")
 	set(&c.DNS.Listen, "DNSHANDLE_DNS_LISTEN")
 	set(&c.HTTP.Listen, "DNSHANDLE_HTTP_LISTEN")
+	set(&c.ACME.Listen, "DNSHANDLE_ACME_LISTEN")
 	set(&c.Log.Format, "DNSHANDLE_LOG_FORMAT")
 	set(&c.Log.Level, "DNSHANDLE_LOG_LEVEL")
 }
@@ -145,6 +147,7 @@ func (c *Config) fillDefaults() {
 	def(&c.DataDir, DefaultDataDir)
 	def(&c.DNS.Listen, DefaultDNSListen)
 	def(&c.HTTP.Listen, DefaultHTTPListen)
+	def(&c.ACME.Listen, DefaultACMEListen)
 	def(&c.Log.Format, DefaultLogFormat)
 	def(&c.Log.Level, DefaultLogLevel)
 	for i := range c.DNS.Zones {
@@ -175,6 +178,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log level %q: use debug, info, warn or error", c.Log.Level))
+	}
+	if (c.ACME.CertFile == "") != (c.ACME.KeyFile == "") {
+		errs = append(errs, errors.New("acme: give both cert_file and key_file, or neither for a self-signed loopback certificate"))
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		errs = append(errs, fmt.Errorf("database %q: give a postgres:// URL, or leave it empty for SQLite in the data directory", redactURL(c.Database)))

@@ -34,6 +34,23 @@ const (
 // ready, when not nil, receives the DNS and HTTP addresses once both
 // listen.
 func (s *Service) Serve(ctx context.Context, logger *slog.Logger, ready func(dnsAddr, httpAddr string)) error {
+	return s.ServeAddrs(ctx, logger, func(a Addrs) {
+		if ready != nil {
+			ready(a.DNS, a.HTTP)
+		}
+	})
+}
+
+// Addrs are the addresses Serve listens on, and the base URL of its ACME
+// server.
+type Addrs struct {
+	DNS, HTTP, ACME string
+	ACMEBaseURL     string
+}
+
+// ServeAddrs is Serve that also runs the ACME server over HTTPS on
+// Config.ACME.Listen, and gives ready every address once all listen.
+func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready func(Addrs)) error {
 	created, err := s.EnsureZones(ctx)
 	if err != nil {
 		return err
@@ -73,10 +90,22 @@ func (s *Service) Serve(ctx context.Context, logger *slog.Logger, ready func(dns
 		return fmt.Errorf("listen for HTTP on %s: %w", s.Config.HTTP.Listen, err)
 	}
 	httpServer := &http.Server{Handler: s.opsHandler(registry), ReadHeaderTimeout: 10 * time.Second}
+	acmeServer, acmeListener, baseURL, err := s.listenACME(logger)
+	if err != nil {
+		_ = httpListener.Close()
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
+	go func() {
+		if err := acmeServer.Serve(acmeListener); !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("ACME HTTPS server: %w", err)
+			return
+		}
+		errs <- nil
+	}()
 	go func() { errs <- dnsServer.ListenAndServe(ctx) }()
 	go func() {
 		if err := httpServer.Serve(httpListener); !errors.Is(err, http.ErrServerClosed) {
@@ -93,9 +122,10 @@ func (s *Service) Serve(ctx context.Context, logger *slog.Logger, ready func(dns
 	}
 	go s.watchZones(ctx, logger, dnsServer, serials)
 
-	logger.Info("provider started", "dns", dnsServer.Addr(), "http", httpListener.Addr().String(), "zones", strings.Join(zoneNames(s.Config), " "))
+	logger.Info("provider started", "dns", dnsServer.Addr(), "http", httpListener.Addr().String(),
+		"acme", baseURL+"/directory", "zones", strings.Join(zoneNames(s.Config), " "))
 	if ready != nil {
-		ready(dnsServer.Addr(), httpListener.Addr().String())
+		ready(Addrs{DNS: dnsServer.Addr(), HTTP: httpListener.Addr().String(), ACME: acmeListener.Addr().String(), ACMEBaseURL: baseURL})
 	}
 
 	var runErr error
@@ -107,6 +137,7 @@ func (s *Service) Serve(ctx context.Context, logger *slog.Logger, ready func(dns
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = httpServer.Shutdown(shutdown)
+	_ = acmeServer.Shutdown(shutdown)
 	logger.Info("provider stopped", "err", runErr)
 	return runErr
 }

@@ -45,6 +45,7 @@ func TestServeAnswersAndNotifies(t *testing.T) {
 	secondary, notified := notifyListener(t)
 	svc.Config.DNS.Listen = "127.0.0.1:0"
 	svc.Config.HTTP.Listen = "127.0.0.1:0"
+	svc.Config.ACME.Listen = "127.0.0.1:0"
 	svc.Config.DNS.TSIG = []TSIGConfig{{Name: "transfer", Secret: "c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IDMyIGI="}}
 	svc.Config.DNS.Secondaries = []SecondaryConfig{{Addr: secondary, TSIG: "transfer"}}
 

@@ -43,6 +43,7 @@ NOTIFY for zone changes made here within a second.`,
 		newAdminIdentityCommand(open),
 		newAdminZoneCommand(open),
 		newAdminAuditCommand(open),
+		newAdminDeviceCommand(open),
 	)
 	return cmd
 }

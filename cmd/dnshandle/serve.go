@@ -60,6 +60,7 @@ func newServeCommand() *cobra.Command {
 		flags      providerFlags
 		dnsListen  string
 		httpListen string
+		acmeListen string
 		logFormat  string
 		logLevel   string
 	)
@@ -71,7 +72,12 @@ func newServeCommand() *cobra.Command {
 It opens the store (SQLite in --data, or PostgreSQL with --database),
 creates the configured zones with their DNSSEC keys on first start, serves
 them over DNS on --dns-listen with NOTIFY, AXFR and IXFR for configured
-secondaries, and serves /metrics, /healthz and /readyz on --http-listen.
+secondaries, serves /metrics, /healthz and /readyz on --http-listen, and
+serves the ACME enrollment endpoint for devices over HTTPS on --acme-listen
+(directory at <base_url>/directory; mint codes with "dnshandle admin device
+code"). Without [acme] cert_file and key_file it makes a self-signed loopback
+certificate in <data>/acme/ca.pem, which devices pass to
+"dnshandle device enroll --ca".
 Private keys are sealed with the key-encryption key (--kek-file or
 DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 		Example: `  head -c 32 /dev/urandom | xxd -p -c 64 > kek.hex && chmod 600 kek.hex
@@ -87,6 +93,9 @@ DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 			}
 			if httpListen != "" {
 				cfg.HTTP.Listen = httpListen
+			}
+			if acmeListen != "" {
+				cfg.ACME.Listen = acmeListen
 			}
 			if logFormat != "" {
 				cfg.Log.Format = logFormat
@@ -113,6 +122,7 @@ DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 	f := cmd.Flags()
 	f.StringVar(&dnsListen, "dns-listen", "", "UDP and TCP address of the authoritative DNS server (default "+provider.DefaultDNSListen+")")
 	f.StringVar(&httpListen, "http-listen", "", "address of /metrics, /healthz and /readyz (default "+provider.DefaultHTTPListen+")")
+	f.StringVar(&acmeListen, "acme-listen", "", "HTTPS address of the ACME enrollment endpoint (default "+provider.DefaultACMEListen+", or DNSHANDLE_ACME_LISTEN)")
 	f.StringVar(&logFormat, "log-format", "", "log format: text or json (default text)")
 	f.StringVar(&logLevel, "log-level", "", "minimum log level: debug, info, warn or error (default info)")
 	return cmd

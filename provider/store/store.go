@@ -261,6 +261,8 @@ type Store interface {
 // return an error wrapping ErrNotFound when it does not exist. Methods that
 // list objects return an empty slice and no error when there are none.
 type Reader interface {
+	ACMEReader
+
 	// AccountByName returns the account with the given name.
 	AccountByName(ctx context.Context, name string) (*Account, error)
 
@@ -353,6 +355,7 @@ type Reader interface {
 // zone fails a foreign key and is not among them.
 type Tx interface {
 	Reader
+	ACMEWriter
 
 	// CreateAccount stores a and sets a.ID. It returns an error wrapping
 	// ErrConflict when an account with the same name exists.

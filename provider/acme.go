@@ -1,0 +1,138 @@
+package provider
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/provider/acme"
+	"github.com/dnshandle/dnshandle/provider/acmestore"
+	"github.com/dnshandle/dnshandle/provider/store"
+)
+
+// DefaultACMEListen is the HTTPS address of the ACME server when
+// [acme] listen is empty.
+const DefaultACMEListen = "127.0.0.1:8443"
+
+// ACMEConfig configures the ACME enrollment endpoint (package acme), served
+// over HTTPS (TLS 1.2 or later) by Serve.
+type ACMEConfig struct {
+	// Listen is the TCP address of the HTTPS listener, DefaultACMEListen by
+	// default.
+	Listen string `toml:"listen"`
+	// BaseURL is the external URL of the ACME server, written into
+	// enrollment codes and certificates (CRL distribution points). Empty
+	// means https://<Listen>/acme, with the address Serve actually bound.
+	BaseURL string `toml:"base_url"`
+	// CertFile and KeyFile are the PEM certificate chain and key of the
+	// HTTPS listener. When both are empty, Serve makes a self-signed
+	// certificate for loopback names at first start and keeps it in
+	// <data>/acme (ACMECAFile), for devices to trust with
+	// `dnshandle device enroll --ca`.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// ACMEBaseURL returns the configured base URL of the ACME server, or
+// https://<listen>/acme.
+func (c *Config) ACMEBaseURL() string {
+	if c.ACME.BaseURL != "" {
+		return c.ACME.BaseURL
+	}
+	return "https://" + c.ACME.Listen + "/acme"
+}
+
+// ACMECAFile returns the path of the self-signed certificate Serve makes
+// when no certificate is configured.
+func (c *Config) ACMECAFile() string {
+	return filepath.Join(c.DataDir, "acme", "ca.pem")
+}
+
+// NewACMEServer returns the ACME server of the provider at baseURL, with
+// its state in the store. logger receives failed requests; nil discards
+// them.
+func (s *Service) NewACMEServer(baseURL string, logger *slog.Logger) (*acme.Server, error) {
+	backend, err := acmestore.New(s.Store, s.Sealer)
+	if err != nil {
+		return nil, err
+	}
+	return acme.NewServer(acme.Config{BaseURL: baseURL, Backend: backend, Logger: logger, Now: s.Now})
+}
+
+// NewEnrollment mints a one-time enrollment credential for a device of the
+// identity h with the label, for the ACME server at the configured base URL
+// (ACMEBaseURL), and records it in the audit log. Errors: the identity is
+// unknown (wraps store.ErrNotFound), the label is invalid
+// (*acme.LabelError), or the store failed.
+func (s *Service) NewEnrollment(ctx context.Context, h handle.Handle, label string) (*acme.Enrollment, error) {
+	id, err := s.Store.IdentityByHandle(ctx, h.String())
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: %w", h, err)
+	}
+	srv, err := s.NewACMEServer(s.Config.ACMEBaseURL(), nil)
+	if err != nil {
+		return nil, err
+	}
+	en, err := srv.NewEnrollment(ctx, acmestore.IdentityKey(id.ID), label)
+	if err != nil {
+		return nil, fmt.Errorf("enrollment for %s: %w", h, err)
+	}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "admin", Action: "device.enrollment", Subject: h.String(), Detail: "label " + label})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return en, nil
+}
+
+// Devices returns the devices of the identity h, oldest first. The error
+// wraps store.ErrNotFound when the identity does not exist.
+func (s *Service) Devices(ctx context.Context, h handle.Handle) ([]*store.Device, error) {
+	id, err := s.Store.IdentityByHandle(ctx, h.String())
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: %w", h, err)
+	}
+	return s.Store.Devices(ctx, id.ID)
+}
+
+// listenACME opens the HTTPS listener of the ACME server and returns the
+// server to run on it, with its base URL.
+func (s *Service) listenACME(logger *slog.Logger) (*http.Server, net.Listener, string, error) {
+	tlsConfig, err := s.acmeTLSConfig(logger)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ln, err := net.Listen("tcp", s.Config.ACME.Listen)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("listen for ACME on %s: %w", s.Config.ACME.Listen, err)
+	}
+	baseURL := s.Config.ACME.BaseURL
+	if baseURL == "" {
+		baseURL = "https://" + ln.Addr().String() + "/acme"
+	}
+	srv, err := s.NewACMEServer(baseURL, logger)
+	if err != nil {
+		_ = ln.Close()
+		return nil, nil, "", err
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		_ = ln.Close()
+		return nil, nil, "", fmt.Errorf("acme base_url %q: %w", baseURL, err)
+	}
+	// The handler serves every ACME resource and the CRLs under the base
+	// path, which it expects unstripped.
+	mux := http.NewServeMux()
+	mux.Handle(strings.TrimSuffix(u.Path, "/")+"/", srv.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return hs, tls.NewListener(ln, tlsConfig), baseURL, nil
+}
