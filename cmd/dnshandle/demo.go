@@ -17,12 +17,15 @@ func newDemoCommand() *cobra.Command {
 		Short: "Run a DNS-handle login end to end on loopback",
 		Long: `Run the demo world on loopback, with no configuration and no network:
 
-  1. create the identity @alice.dhp.test: a CSC, its did:key, a device certificate;
-  2. publish its TLSA and TXT records in DNSSEC-signed zones served on 127.0.0.1;
-  3. resolve the handle and validate the answers from the test root's trust anchor;
-  4. start a relying party that asks for DNS-handle client certificates;
-  5. log in with the device certificate over TLS 1.3;
-  6. show that a request without a certificate gets the 401 challenge and
+  1. start a DNS Handle Provider for dhp.test: SQLite store, signed zone,
+     authoritative DNS and an ACME server, all on 127.0.0.1;
+  2. create the identity @alice.dhp.test: a CSC, its did:key, and its TLSA
+     and TXT records, signed into the zone;
+  3. enroll a device over ACME with a one-time enrollment code;
+  4. resolve the handle and validate the answers from the zone's DS;
+  5. start a relying party that asks for DNS-handle client certificates;
+  6. log in with the device certificate over TLS 1.3;
+  7. show that a request without a certificate gets the 401 challenge and
      that a certificate from another CSC fails the handshake.
 
 It prints what each step checked and ends with a line starting "demo: OK".
@@ -35,7 +38,7 @@ hand are kept in --data (a temporary directory by default).`,
 			return demo.Run(ctx, cmd.OutOrStdout(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.DataDir, "data", "", "directory for the demo's zones, trust anchor, certificates and device key (default: a temporary directory, removed on exit)")
+	cmd.Flags().StringVar(&opts.DataDir, "data", "", "new or empty directory for the demo's provider store, trust anchor, certificates and device key (default: a temporary directory, removed on exit)")
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the DNS server and the relying party running until Ctrl-C")
 	return cmd
 }

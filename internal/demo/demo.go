@@ -14,15 +14,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dnshandle/dnshandle/handle"
-	"github.com/dnshandle/dnshandle/internal/dnstest"
+	"github.com/miekg/dns"
+
 	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/resolve"
 	"github.com/dnshandle/dnshandle/verify"
 )
 
 // SuccessLine is the last line Run prints when every check passed.
-const SuccessLine = "demo: OK: @alice.dhp.test logged in with a device certificate checked through DNSSEC-signed DNS"
+const SuccessLine = "demo: OK: @alice.dhp.test enrolled a device over ACME and logged in with it, checked through DNSSEC-signed DNS"
 
 // Options configures Run.
 type Options struct {
@@ -50,37 +50,47 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	} else if err := prepareDataDir(dir); err != nil {
 		return err
 	}
-	p := &printer{out: out, total: 6}
+	p := &printer{out: out, total: 7}
 	fmt.Fprintln(out, "dnshandle demo: a DNS-handle login on loopback, data in", dir)
 
-	// Step 1: the identity and its device.
-	alice, err := newIdentity(handle.Handle(AliceHandle), DeviceLabel)
+	// Step 1: the provider.
+	prov, err := startProvider(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("provider: %w", err)
+	}
+	defer prov.stop()
+	anchors, err := prov.trustAnchor(ctx)
+	if err != nil {
+		return fmt.Errorf("provider: %w", err)
+	}
+	p.step("provider: DNS Handle Provider for %s on loopback (SQLite store, keys sealed at rest)", ProviderZone)
+	p.detail("authoritative DNS %s: zone signed with ECDSA P-256 keys and an NSEC3 chain", prov.addrs.DNS)
+	p.detail("ACME server %s/directory over HTTPS", prov.addrs.ACMEBaseURL)
+	p.detail("trust anchor for relying parties: %s", anchors[0])
+
+	// Step 2: the identity, published in the provider's zone.
+	alice, err := createIdentity(ctx, prov)
 	if err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
-	p.step("identity: created the CSC of @%s (P-256, CA with pathlen 0, issuer %q)", alice.handle, pki.Marker)
+	p.step("identity: created @%s: CSC (P-256, CA with pathlen 0, issuer %q) and records, in one transaction", alice.handle, pki.Marker)
 	p.detail("permanent identifier (did:key of the CSC key): %s", alice.csc.DID)
-	p.detail("device %q: key made on the device, CSR names only the handle, certificate signed by the CSC", DeviceLabel)
-	p.detail("device certificate: subject %q, valid until %s", alice.leaf.Subject, alice.leaf.NotAfter.UTC().Format(time.RFC3339))
-	p.detail("(ACME enrollment is not built yet, so the demo issues the device certificate in process)")
-
-	// Step 2: publish the records in signed DNS.
-	set := alice.published()
-	world, err := newDNSWorld(set)
-	if err != nil {
-		return fmt.Errorf("dns: %w", err)
-	}
-	defer world.server.Close()
-	p.step("dns: serving the signed zones ., test. and dhp.test. (ECDSA P-256, NSEC3) on %s", world.server.Addr)
-	for _, line := range strings.Split(strings.TrimSpace(set.ZoneText()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(alice.records.ZoneText()), "\n") {
 		p.detail("%s", line)
 	}
-	p.detail("trust anchor: %s", world.trustAnchor()[0])
 
-	// Step 3: resolve the handle as a relying party does.
+	// Step 3: the device enrolls over ACME.
+	if err := enrollDevice(ctx, prov, alice, filepath.Join(dir, "device")); err != nil {
+		return fmt.Errorf("enroll the device: %w", err)
+	}
+	p.step("device: enrolled %q over ACME with a one-time enrollment code (External Account Binding)", DeviceLabel)
+	p.detail("the device key was made on the device and never sent; the CSR named only the handle")
+	p.detail("certificate: subject %q, valid until %s, chain [leaf, CSC]", alice.leaf.Subject, alice.leaf.NotAfter.UTC().Format(time.RFC3339))
+
+	// Step 4: resolve the handle as a relying party does.
 	resolver, err := resolve.New(resolve.Config{
-		Servers:      []string{world.server.Addr},
-		TrustAnchors: world.trustAnchor(),
+		Servers:      []string{prov.addrs.DNS},
+		TrustAnchors: anchors,
 	})
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)
@@ -89,7 +99,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("resolve @%s: %w", alice.handle, err)
 	}
-	p.step("resolve @%s: validated locally from the trust anchor", alice.handle)
+	p.step("resolve @%s at the provider's DNS: validated locally from the trust anchor", alice.handle)
 	p.detail("TLSA %s: %s (%s)", res.TLSAInfo.Name, res.TLSAInfo.Status, res.TLSAInfo.Reason)
 	p.detail("TXT  %s: %s, did=%s", res.ATProtoInfo.Name, res.ATProtoInfo.Status, res.ATProto.DID)
 
@@ -100,7 +110,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 	defer rp.close()
 	p.step("relying party: TLS 1.3 on %s, asks for a client certificate under %q", rp.url, pki.Marker)
-	if err := writeFiles(dir, alice, world, rp.serverCA); err != nil {
+	if err := writeFiles(dir, alice, anchors, rp.serverCA); err != nil {
 		return fmt.Errorf("write files: %w", err)
 	}
 
@@ -118,7 +128,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	p.detail("path leaf -> CSC verified, URI SAN = TXT did= = did:key of the CSC, DNSSEC %s", id.DNSSEC)
 	p.detail("identity: handle @%s, DID %s, device %s..., method %s", id.Handle, id.DID, id.Device[:16], id.Method)
 
-	// Step 6: what must fail does fail.
+	// Step 7: what must fail does fail.
 	if err := checkRejections(ctx, p, rp, alice); err != nil {
 		return err
 	}
@@ -127,7 +137,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if !opts.Keep {
 		return nil
 	}
-	printKeep(out, dir, world.server, rp)
+	printKeep(out, dir, prov, rp)
 	<-ctx.Done()
 	fmt.Fprintln(out, "demo: stopped")
 	return nil
@@ -181,42 +191,33 @@ func checkRejections(ctx context.Context, p *printer, rp *relyingParty, alice *i
 	return nil
 }
 
-// writeFiles stores what a user needs to repeat the checks by hand.
-func writeFiles(dir string, alice *identity, world *dnsWorld, serverCA *x509.Certificate) error {
-	keyPath := filepath.Join(dir, "device-key.pem")
-	if err := pki.WritePrivateKeyFile(keyPath, alice.deviceKey); err != nil {
-		return err
-	}
+// writeFiles stores what a user needs to repeat the checks by hand. The
+// device key stays in the device directory that enrollment made.
+func writeFiles(dir string, alice *identity, anchors []dns.RR, serverCA *x509.Certificate) error {
 	files := map[string][]byte{
 		"csc.pem":          pki.EncodeCertificates(alice.csc.Certificate),
 		"device-chain.pem": pki.EncodeCertificates(alice.leaf, alice.csc.Certificate),
 		"server-ca.pem":    pki.EncodeCertificates(serverCA),
+		"trust-anchor.ds":  []byte(anchors[0].String() + "\n"),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return err
 		}
 	}
-	for _, z := range []*dnstest.Zone{world.root, world.tld, world.provider} {
-		name := strings.TrimSuffix(z.Origin, ".")
-		if name == "" {
-			name = "root"
-		}
-		if err := z.WriteFile(filepath.Join(dir, name+".zone")); err != nil {
-			return err
-		}
-	}
-	return dnstest.WriteAnchorFile(filepath.Join(dir, "trust-anchor.ds"), world.root)
+	return nil
 }
 
 // printKeep prints how to reach the running world.
-func printKeep(out io.Writer, dir string, dnsServer *dnstest.Server, rp *relyingParty) {
-	host, port, _ := net.SplitHostPort(dnsServer.Addr)
+func printKeep(out io.Writer, dir string, prov *runningProvider, rp *relyingParty) {
+	host, port, _ := net.SplitHostPort(prov.addrs.DNS)
+	admin := fmt.Sprintf("--data %s --kek-file %s --zone %s", prov.svc.Config.DataDir, prov.kekFile, ProviderZone)
 	fmt.Fprintf(out, `
 The demo world stays up until you press Ctrl-C. The commands below use the
 dnshandle binary: build it with "go build ./cmd/dnshandle" (then ./dnshandle),
 or put "go run ./cmd/dnshandle" in place of "dnshandle".
-  DNS (signed zones):  %s
+  provider DNS:        %s
+  provider ACME:       %s/directory (CA file %s)
   relying party:       %s
   files:               %s
 
@@ -225,12 +226,15 @@ Try:
   dnshandle resolve @alice.dhp.test --server %s --trust-anchor %s
   dnshandle verify --chain %s --server %s --trust-anchor %s
   curl --cacert %s --cert %s --key %s %s
+  dnshandle admin identity list %s
+  dnshandle admin device code @alice.dhp.test --label phone %s
 `,
-		dnsServer.Addr, rp.url, dir,
+		prov.addrs.DNS, prov.addrs.ACMEBaseURL, prov.svc.Config.ACMECAFile(), rp.url, dir,
 		host, port,
-		dnsServer.Addr, filepath.Join(dir, "trust-anchor.ds"),
-		filepath.Join(dir, "device-chain.pem"), dnsServer.Addr, filepath.Join(dir, "trust-anchor.ds"),
-		filepath.Join(dir, "server-ca.pem"), filepath.Join(dir, "device-chain.pem"), filepath.Join(dir, "device-key.pem"), rp.url)
+		prov.addrs.DNS, filepath.Join(dir, "trust-anchor.ds"),
+		filepath.Join(dir, "device-chain.pem"), prov.addrs.DNS, filepath.Join(dir, "trust-anchor.ds"),
+		filepath.Join(dir, "server-ca.pem"), filepath.Join(dir, "device-chain.pem"), filepath.Join(dir, "device", AliceHandle, "key.pem"), rp.url,
+		admin, admin)
 }
 
 // printer numbers the steps of the demo.

@@ -24,10 +24,12 @@ func TestRunPrintsEveryStep(t *testing.T) {
 	text := out.String()
 
 	for _, want := range []string{
-		"[1/6] identity: created the CSC of @alice.dhp.test",
-		"[3/6] resolve @alice.dhp.test",
+		"[1/7] provider: DNS Handle Provider for dhp.test.",
+		"[2/7] identity: created @alice.dhp.test",
+		`[3/7] device: enrolled "laptop" over ACME`,
+		"[4/7] resolve @alice.dhp.test",
 		"TLSA alice.dhp.test.: secure",
-		"[5/6] TLS login with the device certificate: signed in as @alice.dhp.test",
+		"[6/7] TLS login with the device certificate: signed in as @alice.dhp.test",
 		"DNSSEC secure",
 		"no certificate -> 401, WWW-Authenticate: DNSHandle realm=",
 		"signed by another CSC -> TLS alert bad_certificate; verifier: verify: tlsa:",
@@ -40,14 +42,16 @@ func TestRunPrintsEveryStep(t *testing.T) {
 		t.Errorf("output does not end with the success line:\n%s", text)
 	}
 
-	for _, name := range []string{"csc.pem", "device-chain.pem", "device-key.pem", "server-ca.pem", "root.zone", "dhp.test.zone", "trust-anchor.ds"} {
+	for _, name := range []string{"csc.pem", "device-chain.pem", "server-ca.pem", "trust-anchor.ds", "kek.hex", "provider/dnshandle.db", "provider/acme/ca.pem", "device/alice.dhp.test/chain.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("data directory lacks %s: %v", name, err)
 		}
 	}
-	info, err := os.Stat(filepath.Join(dir, "device-key.pem"))
-	if err == nil && info.Mode().Perm() != 0o600 {
-		t.Errorf("device-key.pem has mode %v, want 0600", info.Mode().Perm())
+	for _, secret := range []string{"kek.hex", "device/alice.dhp.test/key.pem"} {
+		info, err := os.Stat(filepath.Join(dir, secret))
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, want mode 0600", secret, err)
+		}
 	}
 }
 

@@ -1,27 +1,29 @@
-// Package demo builds the loopback world of `dnshandle demo`. It holds
-// signed DNS zones with a handle's records, an identity with its CSC and a
-// device certificate, and a relying party that logs the device in over
-// TLS 1.3 after checking the handle in DNS.
+// Package demo builds the loopback world of `dnshandle demo`. It runs a
+// DNS Handle Provider with its signed zone and ACME server, creates an
+// identity there, enrolls a device over ACME, and starts a relying party
+// that logs the device in over TLS 1.3 after checking the handle in DNS.
 package demo
 
 import (
-	"crypto"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
+	"os"
 	"time"
 
-	"github.com/miekg/dns"
-
+	"github.com/dnshandle/dnshandle/client"
 	"github.com/dnshandle/dnshandle/handle"
-	"github.com/dnshandle/dnshandle/internal/dnstest"
 	"github.com/dnshandle/dnshandle/pki"
+	"github.com/dnshandle/dnshandle/provider"
 	"github.com/dnshandle/dnshandle/records"
 )
 
@@ -34,28 +36,14 @@ const (
 	DeviceLabel  = "laptop"
 )
 
-// identity is a handle with its CSC and one enrolled device.
+// identity is a handle with its CSC, its published records and one
+// enrolled device.
 type identity struct {
-	handle    handle.Handle
-	csc       *pki.CSC
-	device    tls.Certificate // chain [leaf, CSC] with the device key
-	leaf      *x509.Certificate
-	deviceKey crypto.Signer
-}
-
-// newIdentity creates the CSC of h and issues one device certificate under
-// it from a CSR made with a fresh device key, as ACME enrollment would.
-func newIdentity(h handle.Handle, label string) (*identity, error) {
-	csc, err := pki.NewCSC(rand.Reader, h, pki.CSCOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("create CSC of %s: %w", h, err)
-	}
-	device, leaf, err := issueDevice(csc, h, label)
-	if err != nil {
-		return nil, err
-	}
-	key, _ := device.PrivateKey.(crypto.Signer)
-	return &identity{handle: h, csc: csc, device: device, leaf: leaf, deviceKey: key}, nil
+	handle  handle.Handle
+	csc     *pki.CSC
+	records records.HandleRecords
+	device  tls.Certificate // chain [leaf, CSC] with the device key
+	leaf    *x509.Certificate
 }
 
 // issueDevice makes a device key, a CSR naming h, and a certificate for
@@ -83,55 +71,6 @@ func issueDevice(csc *pki.CSC, h handle.Handle, label string) (tls.Certificate, 
 		Leaf:        leaf,
 	}
 	return cert, leaf, nil
-}
-
-// published returns the records the provider publishes for id.
-func (id *identity) published() records.HandleRecords {
-	return records.HandleRecords{
-		Handle: id.handle,
-		TTL:    300,
-		TLSA:   []records.TLSA{records.CSCRecord(id.csc.Certificate)},
-		DID:    id.csc.DID.String(),
-	}
-}
-
-// dnsWorld is the signed chain . -> test. -> dhp.test. served on loopback.
-type dnsWorld struct {
-	root, tld, provider *dnstest.Zone
-	server              *dnstest.Server
-}
-
-// newDNSWorld signs the zones with NSEC3 (no extra iterations, no salt, as
-// RFC 9276 recommends) after adding the handle records, and serves them.
-func newDNSWorld(handles ...records.HandleRecords) (*dnsWorld, error) {
-	w := &dnsWorld{}
-	var err error
-	if w.root, err = dnstest.NewZone("."); err != nil {
-		return nil, err
-	}
-	if w.tld, err = dnstest.NewZone("test."); err != nil {
-		return nil, err
-	}
-	if w.provider, err = dnstest.NewZone(ProviderZone); err != nil {
-		return nil, err
-	}
-	for _, h := range handles {
-		if err := w.provider.Add(h.ZoneText()); err != nil {
-			return nil, fmt.Errorf("add records of %s: %w", h.Handle, err)
-		}
-	}
-	if err := dnstest.SignChain(dnstest.SignOptions{NSEC3: true}, w.root, w.tld, w.provider); err != nil {
-		return nil, err
-	}
-	if w.server, err = dnstest.Listen(w.root, w.tld, w.provider); err != nil {
-		return nil, err
-	}
-	return w, nil
-}
-
-// trustAnchor returns the DS of the test root, the only trust anchor.
-func (w *dnsWorld) trustAnchor() []dns.RR {
-	return w.root.DS()
 }
 
 // serverCertificate makes a throwaway CA and a certificate for the
@@ -180,4 +119,56 @@ func serverCertificate() (tls.Certificate, *x509.Certificate, error) {
 		return tls.Certificate{}, nil, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, ca, nil
+}
+
+// createIdentity creates the account "alice" and the identity
+// @alice.dhp.test at the provider, which publishes its signed records.
+func createIdentity(ctx context.Context, prov *runningProvider) (*identity, error) {
+	password := make([]byte, 16)
+	if _, err := rand.Read(password); err != nil {
+		return nil, err
+	}
+	if _, err := prov.svc.CreateAccount(ctx, "alice", hex.EncodeToString(password)); err != nil {
+		return nil, err
+	}
+	h := handle.Handle(AliceHandle)
+	created, err := prov.svc.CreateIdentity(ctx, "alice", h, provider.IdentityOptions{})
+	if err != nil {
+		return nil, err
+	}
+	csc, err := prov.svc.LoadCSC(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return &identity{handle: h, csc: csc, records: created.Records}, nil
+}
+
+// enrollDevice mints an enrollment code at the provider and enrolls a
+// device with it over ACME, as `dnshandle device enroll --code` does.
+func enrollDevice(ctx context.Context, prov *runningProvider, id *identity, deviceDir string) error {
+	enrollment, err := prov.svc.NewEnrollment(ctx, id.handle, DeviceLabel)
+	if err != nil {
+		return err
+	}
+	caPEM, err := os.ReadFile(prov.svc.Config.ACMECAFile())
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return fmt.Errorf("%s holds no certificate", prov.svc.Config.ACMECAFile())
+	}
+	httpClient := &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
+		Timeout:   30 * time.Second,
+	}
+	dev, err := client.Enroll(ctx, client.EnrollOptions{Code: enrollment.Code(), Dir: deviceDir, HTTPClient: httpClient})
+	if err != nil {
+		return err
+	}
+	if id.device, err = dev.TLSCertificate(); err != nil {
+		return err
+	}
+	id.leaf = dev.Leaf()
+	return nil
 }
