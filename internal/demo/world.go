@@ -1,7 +1,7 @@
 // Package demo builds the loopback world of `dnshandle demo`. It runs a
 // DNS Handle Provider with its signed zone and ACME server, creates an
-// identity there, enrolls a device over ACME, and starts a relying party
-// that logs the device in over TLS 1.3 after checking the handle in DNS.
+// identity there and enrolls a device over ACME. A relying party then logs
+// the device in over TLS 1.3 after checking the handle in DNS.
 package demo
 
 import (
@@ -156,7 +156,7 @@ func enrollDevice(ctx context.Context, prov *runningProvider, id *identity, devi
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("%s holds no certificate", prov.svc.Config.ACMECAFile())
+		return fmt.Errorf("no PEM certificate found in %s", prov.svc.Config.ACMECAFile())
 	}
 	httpClient := &http.Client{
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
