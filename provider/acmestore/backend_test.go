@@ -34,6 +34,19 @@ type provider struct {
 
 func newProvider(t *testing.T) *provider {
 	t.Helper()
+	p := newSeededStore(t)
+	p.ts = httptest.NewUnstartedServer(nil)
+	p.ts.StartTLS()
+	t.Cleanup(p.ts.Close)
+	p.mount(t)
+	return p
+}
+
+// newSeededStore opens a SQLite store in a temporary directory with one
+// account and one hosted identity for alice, whose CSC key is sealed. The
+// returned provider serves nothing yet.
+func newSeededStore(t testing.TB) *provider {
+	t.Helper()
 	ctx := context.Background()
 	kek := make([]byte, store.KEKSize)
 	if _, err := rand.Read(kek); err != nil {
@@ -75,11 +88,6 @@ func newProvider(t *testing.T) *provider {
 		t.Fatal(err)
 	}
 	p.identity = acmestore.IdentityKey(ident.ID)
-
-	p.ts = httptest.NewUnstartedServer(nil)
-	p.ts.StartTLS()
-	t.Cleanup(p.ts.Close)
-	p.mount(t)
 	return p
 }
 
