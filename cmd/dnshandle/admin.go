@@ -61,17 +61,14 @@ func newAdminAccountCommand(open openFunc) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := open(cmd.Context())
-			if err != nil {
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				acct, err := svc.CreateAccount(cmd.Context(), args[0], password)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "account %q created\n", acct.Name)
 				return err
-			}
-			defer svc.Close()
-			acct, err := svc.CreateAccount(cmd.Context(), args[0], password)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "account %q created\n", acct.Name)
-			return err
+			})
 		},
 	}
 	create.Flags().StringVar(&passwordFile, "password-file", "", "file whose first line is the password (default: the first line of standard input)")
@@ -128,24 +125,21 @@ it verified.`,
 			if account == "" {
 				return errors.New("missing --account: name the account that owns the identity")
 			}
-			svc, err := open(cmd.Context())
-			if err != nil {
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				created, err := svc.CreateIdentity(cmd.Context(), account, h, provider.IdentityOptions{OAuth: oauth, KeyType: pki.KeyType(keyType)})
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "identity %s created, DID %s\n", h.Display(), created.Identity.DID)
+				if created.Identity.Hosted {
+					fmt.Fprintf(out, "records published in the provider zone (serial %d):\n", created.Serial)
+				} else {
+					fmt.Fprintf(out, "publish these records in the zone of %s, then run: dnshandle admin identity check %s\n", h, h)
+				}
+				_, err = fmt.Fprint(out, created.Records.ZoneText())
 				return err
-			}
-			defer svc.Close()
-			created, err := svc.CreateIdentity(cmd.Context(), account, h, provider.IdentityOptions{OAuth: oauth, KeyType: pki.KeyType(keyType)})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "identity %s created, DID %s\n", h.Display(), created.Identity.DID)
-			if created.Identity.Hosted {
-				fmt.Fprintf(out, "records published in the provider zone (serial %d):\n", created.Serial)
-			} else {
-				fmt.Fprintf(out, "publish these records in the zone of %s, then run: dnshandle admin identity check %s\n", h, h)
-			}
-			_, err = fmt.Fprint(out, created.Records.ZoneText())
-			return err
+			})
 		},
 	}
 	create.Flags().StringVar(&account, "account", "", "account that owns the identity (required)")
@@ -166,26 +160,23 @@ it verified.`,
 			if err != nil {
 				return err
 			}
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			svc.Resolver = r
-			problems, err := svc.CheckIdentity(cmd.Context(), h)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if len(problems) == 0 {
-				_, err := fmt.Fprintf(out, "%s verified: its TLSA and did= records match the identity\n", h.Display())
-				return err
-			}
-			fmt.Fprintf(out, "%s not verified:\n", h.Display())
-			for _, p := range problems {
-				fmt.Fprintf(out, "  - %s\n", p)
-			}
-			return errUnusable
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				svc.Resolver = r
+				problems, err := svc.CheckIdentity(cmd.Context(), h)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if len(problems) == 0 {
+					_, err := fmt.Fprintf(out, "%s verified: its TLSA and did= records match the identity\n", h.Display())
+					return err
+				}
+				fmt.Fprintf(out, "%s not verified:\n", h.Display())
+				for _, p := range problems {
+					fmt.Fprintf(out, "  - %s\n", p)
+				}
+				return errUnusable
+			})
 		},
 	}
 	rflags.register(check)
@@ -196,29 +187,26 @@ it verified.`,
 		Short: "List identities",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			var accountID int64
-			if listAccount != "" {
-				acct, err := svc.Store.AccountByName(cmd.Context(), listAccount)
-				if err != nil {
-					return fmt.Errorf("account %q: %w", listAccount, err)
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				var accountID int64
+				if listAccount != "" {
+					acct, err := svc.Store.AccountByName(cmd.Context(), listAccount)
+					if err != nil {
+						return fmt.Errorf("account %q: %w", listAccount, err)
+					}
+					accountID = acct.ID
 				}
-				accountID = acct.ID
-			}
-			ids, err := svc.Store.Identities(cmd.Context(), accountID)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HANDLE\tHOSTED\tVERIFIED\tDID\tCREATED")
-			for _, id := range ids {
-				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\n", id.Handle, id.Hosted, id.Verified, id.DID, id.CreatedAt.UTC().Format("2006-01-02T15:04Z"))
-			}
-			return tw.Flush()
+				ids, err := svc.Store.Identities(cmd.Context(), accountID)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "HANDLE\tHOSTED\tVERIFIED\tDID\tCREATED")
+				for _, id := range ids {
+					fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\n", id.Handle, id.Hosted, id.Verified, id.DID, id.CreatedAt.UTC().Format("2006-01-02T15:04Z"))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	list.Flags().StringVar(&listAccount, "account", "", "only the identities of this account")
@@ -234,19 +222,16 @@ func newAdminZoneCommand(open openFunc) *cobra.Command {
 		Short: "List the zones in the store with their serials",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			zones, err := svc.Store.Zones(cmd.Context())
-			if err != nil {
-				return err
-			}
-			for _, z := range zones {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\tserial %d\n", z.Name, z.Serial)
-			}
-			return nil
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				zones, err := svc.Store.Zones(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, z := range zones {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s\tserial %d\n", z.Name, z.Serial)
+				}
+				return nil
+			})
 		},
 	}
 	create := &cobra.Command{
@@ -254,16 +239,13 @@ func newAdminZoneCommand(open openFunc) *cobra.Command {
 		Short: "Create the configured zones (--zone, --config) that the store lacks, with their DNSSEC keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := open(cmd.Context())
-			if err != nil {
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				created, err := svc.EnsureZones(cmd.Context())
+				for _, z := range created {
+					fmt.Fprintf(cmd.OutOrStdout(), "zone %s created\n", z)
+				}
 				return err
-			}
-			defer svc.Close()
-			created, err := svc.EnsureZones(cmd.Context())
-			for _, z := range created {
-				fmt.Fprintf(cmd.OutOrStdout(), "zone %s created\n", z)
-			}
-			return err
+			})
 		},
 	}
 	ds := &cobra.Command{
@@ -271,19 +253,16 @@ func newAdminZoneCommand(open openFunc) *cobra.Command {
 		Short: "Print the DS record to publish at the parent zone",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			records, err := svc.Signer.DS(cmd.Context(), strings.ToLower(dns.Fqdn(args[0])))
-			if err != nil {
-				return err
-			}
-			for _, d := range records {
-				fmt.Fprintln(cmd.OutOrStdout(), d.String())
-			}
-			return nil
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				records, err := svc.Signer.DS(cmd.Context(), strings.ToLower(dns.Fqdn(args[0])))
+				if err != nil {
+					return err
+				}
+				for _, d := range records {
+					fmt.Fprintln(cmd.OutOrStdout(), d.String())
+				}
+				return nil
+			})
 		},
 	}
 	export := &cobra.Command{
@@ -291,21 +270,18 @@ func newAdminZoneCommand(open openFunc) *cobra.Command {
 		Short: "Print the signed zone in zone-file format, as a secondary would load it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			w := bufio.NewWriter(cmd.OutOrStdout())
-			name := strings.ToLower(dns.Fqdn(args[0]))
-			err = svc.Store.WalkZone(cmd.Context(), name, func(rr store.RR) error {
-				_, err := fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", rr.Name, rr.TTL, dns.TypeToString[rr.Type], rr.Data)
-				return err
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				w := bufio.NewWriter(cmd.OutOrStdout())
+				name := strings.ToLower(dns.Fqdn(args[0]))
+				err := svc.Store.WalkZone(cmd.Context(), name, func(rr store.RR) error {
+					_, err := fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", rr.Name, rr.TTL, dns.TypeToString[rr.Type], rr.Data)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				return w.Flush()
 			})
-			if err != nil {
-				return err
-			}
-			return w.Flush()
 		},
 	}
 	zone.AddCommand(list, create, ds, export)
@@ -319,22 +295,29 @@ func newAdminAuditCommand(open openFunc) *cobra.Command {
 		Short: "Print the newest entries of the append-only audit log",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			entries, err := svc.Store.Audit(cmd.Context(), limit)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02T15:04:05Z"), e.Actor, e.Action, e.Subject, e.Detail)
-			}
-			return tw.Flush()
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				entries, err := svc.Store.Audit(cmd.Context(), limit)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				for _, e := range entries {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02T15:04:05Z"), e.Actor, e.Action, e.Subject, e.Detail)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "number of entries")
 	return cmd
+}
+
+// withService opens the provider's store, runs fn and closes the store.
+func withService(ctx context.Context, open openFunc, fn func(svc *provider.Service) error) error {
+	svc, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	return fn(svc)
 }

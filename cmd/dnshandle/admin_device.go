@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/provider"
 )
 
 func newAdminDeviceCommand(open openFunc) *cobra.Command {
@@ -29,22 +30,19 @@ keeps its key sealed. It names the ACME directory under [acme] base_url
 			if err != nil {
 				return err
 			}
-			svc, err := open(cmd.Context())
-			if err != nil {
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				if baseURL != "" {
+					svc.Config.ACME.BaseURL = baseURL
+				}
+				en, err := svc.NewEnrollment(cmd.Context(), h, label)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintln(out, en.Code())
+				_, err = fmt.Fprintf(out, "expires %s; directory %s\n", en.Expires.UTC().Format(time.RFC3339), en.DirectoryURL)
 				return err
-			}
-			defer svc.Close()
-			if baseURL != "" {
-				svc.Config.ACME.BaseURL = baseURL
-			}
-			en, err := svc.NewEnrollment(cmd.Context(), h, label)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, en.Code())
-			_, err = fmt.Fprintf(out, "expires %s; directory %s\n", en.Expires.UTC().Format(time.RFC3339), en.DirectoryURL)
-			return err
+			})
 		},
 	}
 	code.Flags().StringVar(&label, "label", "", "device label written into its certificates, such as laptop (required)")
@@ -60,26 +58,23 @@ keeps its key sealed. It names the ACME directory under [acme] base_url
 			if err != nil {
 				return err
 			}
-			svc, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			devices, err := svc.Devices(cmd.Context(), h)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LABEL\tSTATUS\tSERIAL\tDEVICE\tCREATED\tREVOKED")
-			for _, d := range devices {
-				revoked := "-"
-				if !d.RevokedAt.IsZero() {
-					revoked = d.RevokedAt.UTC().Format("2006-01-02T15:04Z")
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				devices, err := svc.Devices(cmd.Context(), h)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Label, d.Status, d.Serial, d.Fingerprint,
-					d.CreatedAt.UTC().Format("2006-01-02T15:04Z"), revoked)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "LABEL\tSTATUS\tSERIAL\tDEVICE\tCREATED\tREVOKED")
+				for _, d := range devices {
+					revoked := "-"
+					if !d.RevokedAt.IsZero() {
+						revoked = d.RevokedAt.UTC().Format("2006-01-02T15:04Z")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Label, d.Status, d.Serial, d.Fingerprint,
+						d.CreatedAt.UTC().Format("2006-01-02T15:04Z"), revoked)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	device.AddCommand(code, list)
