@@ -5,6 +5,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
 
 	"github.com/dnshandle/dnshandle/handle"
@@ -14,7 +15,10 @@ import (
 func newAdminDeviceCommand(open openFunc) *cobra.Command {
 	device := &cobra.Command{Use: "device", Short: "Mint enrollment codes for devices and list the devices of an identity"}
 
-	var label, baseURL string
+	var (
+		label, baseURL string
+		qr             bool
+	)
 	code := &cobra.Command{
 		Use:   "code HANDLE --label LABEL",
 		Short: "Mint a one-time enrollment code for a device of HANDLE",
@@ -40,6 +44,15 @@ keeps its key sealed. It names the ACME directory under [acme] base_url
 				}
 				out := cmd.OutOrStdout()
 				fmt.Fprintln(out, en.Code())
+				if qr {
+					// The code is long, so the QR symbol uses the lowest
+					// error correction to stay small enough for a terminal.
+					symbol, err := qrcode.New(en.Code(), qrcode.Low)
+					if err != nil {
+						return fmt.Errorf("render the code as a QR code: %w", err)
+					}
+					fmt.Fprint(out, symbol.ToSmallString(false))
+				}
 				_, err = fmt.Fprintf(out, "expires %s; directory %s\n", en.Expires.UTC().Format(time.RFC3339), en.DirectoryURL)
 				return err
 			})
@@ -47,6 +60,7 @@ keeps its key sealed. It names the ACME directory under [acme] base_url
 	}
 	code.Flags().StringVar(&label, "label", "", "device label written into its certificates, such as laptop (required)")
 	code.Flags().StringVar(&baseURL, "base-url", "", "ACME base URL to put into the code (default [acme] base_url, or https://<acme listen>/acme)")
+	code.Flags().BoolVar(&qr, "qr", false, "also print the code as a QR code, for a phone or tablet to scan")
 	_ = code.MarkFlagRequired("label")
 
 	list := &cobra.Command{

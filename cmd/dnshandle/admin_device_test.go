@@ -196,3 +196,44 @@ func fetchCRL(ctx context.Context, httpClient *http.Client, svc *provider.Servic
 	}
 	return io.ReadAll(res.Body)
 }
+
+func TestAdminDeviceCodeQR(t *testing.T) {
+	args := adminArgs(t)
+	admin := func(stdin string, sub ...string) string {
+		t.Helper()
+		cmd := newRootCommand()
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetIn(strings.NewReader(stdin))
+		cmd.SetArgs(append(append([]string{"admin"}, sub...), args...))
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("admin %v: %v\n%s", sub, err, out.String())
+		}
+		return out.String()
+	}
+	admin("", "zone", "create")
+	admin("correct horse battery staple\n", "account", "create", "alice")
+	admin("", "identity", "create", "@alice.dhp.test", "--account", "alice")
+
+	out := admin("", "device", "code", "@alice.dhp.test", "--label", "phone", "--qr", "--base-url", "https://127.0.0.1:8443/acme")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], client.CodePrefix) {
+		t.Fatalf("first line is not the code:\n%s", out)
+	}
+	symbol := lines[1 : len(lines)-1]
+	if len(symbol) < 20 {
+		t.Fatalf("QR symbol has %d lines, want at least 20:\n%s", len(symbol), out)
+	}
+	for i, line := range symbol {
+		if strings.Trim(line, "█▀▄ ") != "" {
+			t.Fatalf("QR line %d holds characters other than block elements: %q", i, line)
+		}
+		if len([]rune(line)) != len([]rune(symbol[0])) {
+			t.Fatalf("QR line %d is %d wide, line 0 is %d", i, len([]rune(line)), len([]rune(symbol[0])))
+		}
+	}
+	if !strings.HasPrefix(lines[len(lines)-1], "expires ") {
+		t.Errorf("last line is not the expiry: %q", lines[len(lines)-1])
+	}
+}
