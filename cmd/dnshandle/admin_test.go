@@ -135,3 +135,44 @@ func TestAdminWithoutKEK(t *testing.T) {
 		t.Errorf("admin without a key-encryption key = %v, want an error saying how to give one", err)
 	}
 }
+
+func TestAdminUsesStoredZonesAndChecksKEK(t *testing.T) {
+	args := adminArgs(t) // --data DIR --kek-file FILE --zone dhp.test
+	base := args[:4]
+	run := func(stdin string, extra []string, sub ...string) (string, error) {
+		cmd := newRootCommand()
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetIn(strings.NewReader(stdin))
+		cmd.SetArgs(append(append([]string{"admin"}, sub...), extra...))
+		err := cmd.Execute()
+		return out.String(), err
+	}
+	if out, err := run("", args, "zone", "create"); err != nil {
+		t.Fatalf("zone create: %v\n%s", err, out)
+	}
+	if out, err := run("correct horse battery staple\n", base, "account", "create", "alice"); err != nil {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+
+	// Without --zone, the zone in the store still hosts the handle.
+	out, err := run("", base, "identity", "create", "@carol.dhp.test", "--account", "alice")
+	if err != nil || !strings.Contains(out, "records published in the provider zone") {
+		t.Errorf("identity create without --zone: %v\n%s", err, out)
+	}
+
+	// A different key-encryption key is rejected before anything is written.
+	wrong := filepath.Join(t.TempDir(), "wrong.hex")
+	if err := os.WriteFile(wrong, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run("", []string{"--data", args[1], "--kek-file", wrong}, "identity", "create", "@bob.dhp.test", "--account", "alice")
+	if err == nil || !strings.Contains(err.Error(), "does not open the keys of zone dhp.test.") {
+		t.Fatalf("identity create with the wrong KEK = %v, want it rejected\n%s", err, out)
+	}
+	out, err = run("", base, "identity", "list")
+	if err != nil || strings.Contains(out, "bob.dhp.test") {
+		t.Errorf("identity list after the rejected creation: %v\n%s", err, out)
+	}
+}
