@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -21,14 +22,16 @@ import (
 
 // deviceFlags are the flags of every device subcommand.
 type deviceFlags struct {
-	dir    string
-	caFile string
+	dir     string
+	caFile  string
+	timeout time.Duration
 }
 
 func (f *deviceFlags) register(cmd *cobra.Command) {
 	fl := cmd.PersistentFlags()
 	fl.StringVar(&f.dir, "dir", "", "directory of this device's keys and certificates (default: dnshandle/devices under the user configuration directory)")
 	fl.StringVar(&f.caFile, "ca", "", "PEM file of a CA to trust for the provider's HTTPS certificate, in addition to the system roots")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up when the exchange with the provider takes longer, retries included")
 }
 
 // baseDir returns --dir or the default under os.UserConfigDir.
@@ -132,7 +135,12 @@ func newDeviceEnrollCommand(flags *deviceFlags) *cobra.Command {
 					return err
 				}
 			}
-			dev, err := client.Enroll(cmd.Context(), opts)
+			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
+			defer cancel()
+			dev, err := client.Enroll(ctx, opts)
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("enrollment did not finish within %v: check that the code names a running provider (it prints its directory URL) and the provider's log: %w", flags.timeout, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -167,7 +175,9 @@ func newDeviceRenewCommand(flags *deviceFlags) *cobra.Command {
 			if opts.HTTPClient, err = flags.httpClient(); err != nil {
 				return err
 			}
-			r, err := client.Renew(cmd.Context(), dir, opts)
+			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
+			defer cancel()
+			r, err := client.Renew(ctx, dir, opts)
 			if err != nil {
 				return err
 			}
@@ -233,7 +243,9 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 			if keyCompromise {
 				opts.Reason = pki.ReasonKeyCompromise
 			}
-			if err := client.Revoke(cmd.Context(), dir, opts); err != nil {
+			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
+			defer cancel()
+			if err := client.Revoke(ctx, dir, opts); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked the device certificate in %s\n", dir)
