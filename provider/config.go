@@ -21,6 +21,9 @@ const (
 	DefaultHTTPListen = "127.0.0.1:8080"
 	DefaultLogFormat  = "text"
 	DefaultLogLevel   = "info"
+	// DefaultDNSCacheSize keeps the answers of 100,000 handles (two names
+	// each) in memory: an estimated 200 MiB.
+	DefaultDNSCacheSize = 200000
 )
 
 // Config is the provider's configuration, read from a TOML file, then
@@ -62,6 +65,10 @@ type DNSConfig struct {
 	Secondaries []SecondaryConfig `toml:"secondaries"`
 	// TSIG lists the transfer keys (algorithm hmac-sha256).
 	TSIG []TSIGConfig `toml:"tsig"`
+	// CacheSize is the number of names whose answers the server keeps in
+	// memory between zone changes; zero means DefaultDNSCacheSize. Each
+	// entry holds a name's records and signatures, about 1 KiB.
+	CacheSize int `toml:"cache_size"`
 }
 
 // ZoneConfig names one provider zone, its name servers and the mailbox of
@@ -150,6 +157,9 @@ func (c *Config) fillDefaults() {
 	def(&c.ACME.Listen, DefaultACMEListen)
 	def(&c.Log.Format, DefaultLogFormat)
 	def(&c.Log.Level, DefaultLogLevel)
+	if c.DNS.CacheSize == 0 {
+		c.DNS.CacheSize = DefaultDNSCacheSize
+	}
 	for i := range c.DNS.Zones {
 		z := &c.DNS.Zones[i]
 		z.Name = strings.ToLower(dns.Fqdn(z.Name))

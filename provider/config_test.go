@@ -38,7 +38,7 @@ func TestLoadConfigDefaultsAndEnvironment(t *testing.T) {
 	if cfg.DNS.Listen != "127.0.0.1:5399" {
 		t.Errorf("DNS listen = %q, want the environment's 127.0.0.1:5399", cfg.DNS.Listen)
 	}
-	if cfg.HTTP.Listen != DefaultHTTPListen || cfg.DataDir != DefaultDataDir || cfg.Log.Format != "text" {
+	if cfg.HTTP.Listen != DefaultHTTPListen || cfg.DataDir != DefaultDataDir || cfg.Log.Format != "text" || cfg.DNS.CacheSize != DefaultDNSCacheSize {
 		t.Errorf("defaults not filled: %+v", cfg)
 	}
 	z := cfg.DNS.Zones[0]

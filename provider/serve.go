@@ -77,6 +77,7 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 		TSIG:        tsigKeys(s.Config),
 		Logger:      logger,
 		Metrics:     registry,
+		CacheSize:   s.Config.DNS.CacheSize,
 	})
 	if err != nil {
 		return err
