@@ -46,12 +46,34 @@ func (f *deviceFlags) baseDir() (string, error) {
 	return filepath.Join(config, "dnshandle", "devices"), nil
 }
 
+// providerCAFile is the copy of --ca that enroll keeps in the device
+// directory, so that renew and revoke trust the same provider certificate.
+const providerCAFile = "provider-ca.pem"
+
 // httpClient trusts the system roots plus --ca.
 func (f *deviceFlags) httpClient() (*http.Client, error) {
+	return httpClientWithCA(f.caFile)
+}
+
+// httpClientFor is httpClient for an enrolled device: without --ca it
+// trusts the CA file kept at enrollment, when there is one.
+func (f *deviceFlags) httpClientFor(deviceDir string) (*http.Client, error) {
 	if f.caFile == "" {
+		kept := filepath.Join(deviceDir, providerCAFile)
+		if _, err := os.Stat(kept); err == nil {
+			return httpClientWithCA(kept)
+		}
+	}
+	return httpClientWithCA(f.caFile)
+}
+
+// httpClientWithCA trusts the system roots plus the certificates in caFile
+// (none when caFile is empty).
+func httpClientWithCA(caFile string) (*http.Client, error) {
+	if caFile == "" {
 		return &http.Client{Timeout: 30 * time.Second}, nil
 	}
-	data, err := os.ReadFile(f.caFile)
+	data, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +82,7 @@ func (f *deviceFlags) httpClient() (*http.Client, error) {
 		roots = x509.NewCertPool()
 	}
 	if !roots.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no PEM certificate found", f.caFile)
+		return nil, fmt.Errorf("%s: no PEM certificate found", caFile)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
@@ -144,6 +166,11 @@ func newDeviceEnrollCommand(flags *deviceFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if flags.caFile != "" {
+				if err := copyFile(flags.caFile, filepath.Join(dev.Dir, providerCAFile)); err != nil {
+					return fmt.Errorf("enrolled, but keeping --ca for renewals failed (pass --ca to renew and revoke): %w", err)
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "enrolled %s as device %q\n", dev.Handle.Display(), dev.Label)
 			fmt.Fprintf(out, "  DID         %s\n  device id   %s\n  valid until %s\n  files       %s\n",
@@ -172,7 +199,7 @@ func newDeviceRenewCommand(flags *deviceFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if opts.HTTPClient, err = flags.httpClient(); err != nil {
+			if opts.HTTPClient, err = flags.httpClientFor(dir); err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
@@ -237,7 +264,7 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 				return err
 			}
 			opts := client.RevokeOptions{}
-			if opts.HTTPClient, err = flags.httpClient(); err != nil {
+			if opts.HTTPClient, err = flags.httpClientFor(dir); err != nil {
 				return err
 			}
 			if keyCompromise {
@@ -254,4 +281,13 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&keyCompromise, "key-compromise", false, "give keyCompromise as the reason (the key was lost or stolen)")
 	return cmd
+}
+
+// copyFile copies a certificate file, readable by everyone like the chain.
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
 }

@@ -69,12 +69,13 @@ func TestDeviceCommands(t *testing.T) {
 		t.Errorf("device list: %v\n%s", err, out)
 	}
 
-	out, err = runCommand(t, "device", "renew", "@alice.dhp.test", "--force", "--dir", dir, "--ca", caFile)
+	// Renew and revoke trust the CA file kept at enrollment without --ca.
+	out, err = runCommand(t, "device", "renew", "@alice.dhp.test", "--force", "--dir", dir)
 	if err != nil || !strings.Contains(out, "renewed @alice.dhp.test") {
 		t.Errorf("device renew --force: %v\n%s", err, out)
 	}
 
-	out, err = runCommand(t, "device", "revoke", "@alice.dhp.test", "--dir", dir, "--ca", caFile)
+	out, err = runCommand(t, "device", "revoke", "@alice.dhp.test", "--dir", dir)
 	if err != nil {
 		t.Fatalf("device revoke: %v\n%s", err, out)
 	}
