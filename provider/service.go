@@ -96,7 +96,7 @@ func (s *Service) CreateAccount(ctx context.Context, name, password string) (*st
 		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: name, Action: "account.create", Subject: name})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fmt.Errorf("account %q already exists: %w", name, err)
+		return nil, fmt.Errorf("account %q already exists: choose another name (%w)", name, store.ErrConflict)
 	}
 	return acct, err
 }
@@ -174,7 +174,7 @@ func (s *Service) CreateIdentity(ctx context.Context, accountName string, h hand
 		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: accountName, Action: "identity.create", Subject: h.String(), Detail: set.DID})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fmt.Errorf("handle %s is already taken: %w", h, err)
+		return nil, fmt.Errorf("handle %s is already taken: choose another handle (%w)", h, store.ErrConflict)
 	}
 	if err != nil {
 		return nil, err
