@@ -199,7 +199,23 @@ func TestEnrollFiles(t *testing.T) {
 	_, err = client.Enroll(context.Background(), client.EnrollOptions{Code: w.code(t, "laptop"), Dir: dir})
 	var exists *client.ExistsError
 	if !errors.As(err, &exists) {
-		t.Errorf("second enrollment into the same directory: %v, want *ExistsError", err)
+		t.Fatalf("second enrollment into the same directory: %v, want *ExistsError", err)
+	}
+	if !exists.Enrolled || !strings.Contains(err.Error(), "already enrolled") {
+		t.Errorf("ExistsError for an enrolled device: Enrolled=%v, %q", exists.Enrolled, err)
+	}
+
+	// A directory with only an unrelated file is not called enrolled.
+	other := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(other, "alice.dhp.test"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "alice.dhp.test", "notes.txt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Enroll(context.Background(), client.EnrollOptions{Code: w.code(t, "laptop"), Dir: other})
+	if !errors.As(err, &exists) || exists.Enrolled || !strings.Contains(err.Error(), "holds no enrolled device") {
+		t.Errorf("enrollment into a directory without a device: %v, want *ExistsError that says it holds no device", err)
 	}
 }
 

@@ -59,9 +59,15 @@ func (e *OptionError) Error() string { return "invalid option " + e.Option + ": 
 // ExistsError reports a device directory that exists already.
 type ExistsError struct {
 	Dir string
+	// Enrolled reports whether the directory holds an enrolled device
+	// (its chain file), or only other files.
+	Enrolled bool
 }
 
 func (e *ExistsError) Error() string {
+	if !e.Enrolled {
+		return fmt.Sprintf("%s exists but holds no enrolled device: remove it, or enroll into another --dir", e.Dir)
+	}
 	return fmt.Sprintf("a device is already enrolled in %s: renew it, or revoke it and remove the directory first", e.Dir)
 }
 
@@ -134,7 +140,8 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*Device, error) {
 	hc, now := httpClient(opts.HTTPClient), nowFunc(opts.Now)
 	final := DeviceDir(opts.Dir, code.Handle)
 	if _, err := os.Stat(final); err == nil {
-		return nil, &ExistsError{Dir: final}
+		_, chainErr := os.Stat(filepath.Join(final, ChainFile))
+		return nil, &ExistsError{Dir: final, Enrolled: chainErr == nil}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
