@@ -6,7 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	"github.com/dnshandle/dnshandle/internal/dnstest"
 )
@@ -27,6 +30,21 @@ type Unbound struct {
 // SERVFAIL.
 func StartUnbound(tb testing.TB, upstream string, anchors ...*dnstest.Zone) *Unbound {
 	tb.Helper()
+	var ds []dns.RR
+	for _, z := range anchors {
+		ds = append(ds, z.DS()...)
+	}
+	return StartUnboundForZone(tb, ".", upstream, ds)
+}
+
+// StartUnboundForZone runs unbound on a loopback port until the test ends,
+// as a validating resolver for zone alone: it sends queries for names in
+// zone to the authoritative server at upstream ("127.0.0.1:port") and
+// validates the answers from the trust anchors, DS or DNSKEY records of
+// zone. Use it when the anchors come from a running signer rather than
+// from a dnstest.Zone.
+func StartUnboundForZone(tb testing.TB, zone, upstream string, anchors []dns.RR) *Unbound {
+	tb.Helper()
 	unbound := requireProgram(tb, "unbound", "unbound")
 	dir := tb.TempDir()
 	port := freePort(tb)
@@ -35,8 +53,13 @@ func StartUnbound(tb testing.TB, upstream string, anchors ...*dnstest.Zone) *Unb
 		tb.Fatalf("upstream %q: %v", upstream, err)
 	}
 
+	var anchorText strings.Builder
+	for _, a := range anchors {
+		anchorText.WriteString(a.String())
+		anchorText.WriteByte('\n')
+	}
 	anchorFile := filepath.Join(dir, "anchors.ds")
-	if err := dnstest.WriteAnchorFile(anchorFile, anchors...); err != nil {
+	if err := os.WriteFile(anchorFile, []byte(anchorText.String()), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	conf := fmt.Sprintf(`server:
@@ -63,15 +86,15 @@ func StartUnbound(tb testing.TB, upstream string, anchors ...*dnstest.Zone) *Unb
     # not to; the test zones live there.
     local-zone: "test." nodefault
 stub-zone:
-    name: "."
+    name: %q
     stub-addr: %s@%s
-`, port, dir, filepath.Join(dir, "unbound.pid"), anchorFile, host, upstreamPort)
+`, port, dir, filepath.Join(dir, "unbound.pid"), anchorFile, zone, host, upstreamPort)
 	confPath := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 
 	u := &Unbound{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir}
-	startServer(tb, exec.Command(unbound, "-d", "-c", confPath), u.Addr, ".")
+	startServer(tb, exec.Command(unbound, "-d", "-c", confPath), u.Addr, zone)
 	return u
 }
