@@ -30,22 +30,10 @@ import (
 func TestDeviceEnrollmentThroughServe(t *testing.T) {
 	args := adminArgs(t)
 	dataDir, kekFile := args[1], args[3]
-	run := func(t *testing.T, stdin string, sub ...string) string {
-		t.Helper()
-		cmd := newRootCommand()
-		var out strings.Builder
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetIn(strings.NewReader(stdin))
-		cmd.SetArgs(sub)
-		if err := cmd.Execute(); err != nil {
-			t.Fatalf("%v: %v\n%s", sub, err, out.String())
-		}
-		return out.String()
-	}
+	run := mustRun
 	admin := func(t *testing.T, stdin string, sub ...string) string {
 		t.Helper()
-		return run(t, stdin, append(append([]string{"admin"}, sub...), args...)...)
+		return mustRun(t, stdin, adminCommand(args, sub...)...)
 	}
 	admin(t, "", "zone", "create")
 	admin(t, "correct horse battery staple\n", "account", "create", "alice")
@@ -201,16 +189,7 @@ func TestAdminDeviceCodeQR(t *testing.T) {
 	args := adminArgs(t)
 	admin := func(stdin string, sub ...string) string {
 		t.Helper()
-		cmd := newRootCommand()
-		var out strings.Builder
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetIn(strings.NewReader(stdin))
-		cmd.SetArgs(append(append([]string{"admin"}, sub...), args...))
-		if err := cmd.Execute(); err != nil {
-			t.Fatalf("admin %v: %v\n%s", sub, err, out.String())
-		}
-		return out.String()
+		return mustRun(t, stdin, adminCommand(args, sub...)...)
 	}
 	admin("", "zone", "create")
 	admin("correct horse battery staple\n", "account", "create", "alice")

@@ -31,16 +31,7 @@ func TestAdminCommands(t *testing.T) {
 	args := adminArgs(t)
 	run := func(t *testing.T, stdin string, sub ...string) string {
 		t.Helper()
-		cmd := newRootCommand()
-		var out strings.Builder
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetIn(strings.NewReader(stdin))
-		cmd.SetArgs(append(append([]string{"admin"}, sub...), args...))
-		if err := cmd.Execute(); err != nil {
-			t.Fatalf("admin %v: %v\n%s", sub, err, out.String())
-		}
-		return out.String()
+		return mustRun(t, stdin, adminCommand(args, sub...)...)
 	}
 
 	if out := run(t, "", "zone", "create"); !strings.Contains(out, "zone dhp.test. created") {
@@ -114,13 +105,7 @@ func TestAdminErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := newRootCommand()
-			var out strings.Builder
-			cmd.SetOut(&out)
-			cmd.SetErr(&out)
-			cmd.SetIn(strings.NewReader(tc.stdin))
-			cmd.SetArgs(append(append([]string{"admin"}, tc.sub...), args...))
-			err := cmd.Execute()
+			_, err := runCommandInput(t, tc.stdin, adminCommand(args, tc.sub...)...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("admin %v = %v, want an error containing %q", tc.sub, err, tc.want)
 			}
@@ -140,14 +125,7 @@ func TestAdminUsesStoredZonesAndChecksKEK(t *testing.T) {
 	args := adminArgs(t) // --data DIR --kek-file FILE --zone dhp.test
 	base := args[:4]
 	run := func(stdin string, extra []string, sub ...string) (string, error) {
-		cmd := newRootCommand()
-		var out strings.Builder
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetIn(strings.NewReader(stdin))
-		cmd.SetArgs(append(append([]string{"admin"}, sub...), extra...))
-		err := cmd.Execute()
-		return out.String(), err
+		return runCommandInput(t, stdin, adminCommand(extra, sub...)...)
 	}
 	if out, err := run("", args, "zone", "create"); err != nil {
 		t.Fatalf("zone create: %v\n%s", err, out)

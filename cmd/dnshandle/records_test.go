@@ -17,13 +17,35 @@ import (
 // runCommand runs the root command with args and returns what it printed.
 func runCommand(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return runCommandInput(t, "", args...)
+}
+
+// runCommandInput is runCommand with stdin as standard input.
+func runCommandInput(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
 	cmd := newRootCommand()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
+	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	return out.String(), err
+}
+
+// mustRun is runCommandInput that fails t when the command fails.
+func mustRun(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := runCommandInput(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// adminCommand returns the arguments of "dnshandle admin SUB... FLAGS...".
+func adminCommand(flags []string, sub ...string) []string {
+	return append(append([]string{"admin"}, sub...), flags...)
 }
 
 func writeCSC(t *testing.T, name string) (string, *pki.CSC) {
