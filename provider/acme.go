@@ -94,14 +94,37 @@ func (s *Service) NewEnrollment(ctx context.Context, h handle.Handle, label stri
 	return en, nil
 }
 
-// Devices returns the devices of the identity h, oldest first. The error
-// wraps store.ErrNotFound when the identity does not exist.
+// DeviceReplaced is the Status Devices reports for an active certificate
+// that a newer certificate for the same device key replaced (a renewal).
+// The store keeps such a certificate active until it expires, since the
+// device may still present it.
+const DeviceReplaced = "replaced"
+
+// Devices returns the device certificates of the identity h, oldest
+// first. An active certificate with a newer certificate for the same key
+// has Status DeviceReplaced. The error wraps store.ErrNotFound when the
+// identity does not exist.
 func (s *Service) Devices(ctx context.Context, h handle.Handle) ([]*store.Device, error) {
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
 		return nil, fmt.Errorf("identity %s: %w", h, err)
 	}
-	return s.Store.Devices(ctx, id.ID)
+	devices, err := s.Store.Devices(ctx, id.ID)
+	if err != nil {
+		return nil, err
+	}
+	newest := map[string]int{}
+	for i, d := range devices {
+		if d.Fingerprint != "" {
+			newest[d.Fingerprint] = i
+		}
+	}
+	for i, d := range devices {
+		if d.Status == store.DeviceActive && d.Fingerprint != "" && newest[d.Fingerprint] != i {
+			d.Status = DeviceReplaced
+		}
+	}
+	return devices, nil
 }
 
 // listenACME opens the HTTPS listener of the ACME server and returns the

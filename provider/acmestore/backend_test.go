@@ -8,6 +8,8 @@ import (
 
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dnshandle/dnshandle/client"
@@ -171,6 +173,9 @@ func TestEnrollRenewRevoke(t *testing.T) {
 				t.Fatalf("revoke: %v", err)
 			}
 			checkDevice(t, p.st, r.Device.Chain[0], store.DeviceRevoked)
+			// The certificate the renewal replaced has the same key: it is
+			// revoked with it.
+			checkDevice(t, p.st, d.Chain[0], store.DeviceRevoked)
 
 			crlDER, err := p.srv.CRL(ctx, p.identity)
 			if err != nil {
@@ -180,10 +185,42 @@ func TestEnrollRenewRevoke(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(r.Device.Chain[0].SerialNumber) != 0 {
-				t.Errorf("CRL lists %d entries, want the renewed certificate", len(crl.RevokedCertificateEntries))
+			var listed []string
+			for _, e := range crl.RevokedCertificateEntries {
+				listed = append(listed, e.SerialNumber.Text(16))
 			}
+			slices.Sort(listed)
+			wantListed := []string{d.Chain[0].SerialNumber.Text(16), r.Device.Chain[0].SerialNumber.Text(16)}
+			slices.Sort(wantListed)
+			if !slices.Equal(listed, wantListed) {
+				t.Errorf("CRL lists %v, want both certificates of the device key %v", listed, wantListed)
+			}
+			checkAudit(t, p.st, []string{"device.issue", "device.issue", "device.revoke", "device.revoke"})
 		})
+	}
+}
+
+// checkAudit asserts that the device certificate entries of the audit log
+// are the actions in want, in any order, and that each names the handle.
+func checkAudit(t *testing.T, st store.Store, want []string) {
+	t.Helper()
+	entries, err := st.Audit(context.Background(), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Action, "device.") || e.Action == "device.enrollment" {
+			continue
+		}
+		if e.Subject != string(alice) {
+			t.Errorf("audit %s names %q, want %s", e.Action, e.Subject, alice)
+		}
+		got = append(got, e.Action)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("audit device entries = %v, want %v", got, want)
 	}
 }
 

@@ -217,7 +217,11 @@ func (b *Backend) CreateCertificate(ctx context.Context, c *acme.Certificate) er
 				return err
 			}
 		}
-		return tx.CreateACMECertificate(ctx, &store.ACMECertificate{Serial: c.Serial, AccountID: c.AccountID, OrderID: c.OrderID, Chain: chain})
+		if err := tx.CreateACMECertificate(ctx, &store.ACMECertificate{Serial: c.Serial, AccountID: c.AccountID, OrderID: c.OrderID, Chain: chain}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, store.AuditEntry{At: c.NotBefore, Actor: auditActor(c.AccountID), Action: "device.issue",
+			Subject: subjectOf(c.Chain[0]), Detail: fmt.Sprintf("serial %s, label %q, order %s", c.Serial, c.Label, c.OrderID)})
 	})
 	return mapErr(err, acme.ErrDuplicate)
 }
@@ -278,14 +282,56 @@ func (b *Backend) IdentityCertificates(ctx context.Context, identityID string) (
 	return list, nil
 }
 
-// RevokeCertificate implements acme.Backend: it revokes the device row.
+// RevokeCertificate implements acme.Backend: it revokes the device row and
+// every other active certificate of the identity for the same device key.
+// Those are the certificates a renewal replaced, and a stolen key must not
+// still pass with one of them.
 func (b *Backend) RevokeCertificate(ctx context.Context, serial string, reason pki.RevocationReason, at time.Time) error {
 	err := b.st.InTx(ctx, func(tx store.Tx) error {
 		d, err := tx.DeviceBySerial(ctx, serial)
 		if err != nil {
 			return err
 		}
-		return tx.RevokeDevice(ctx, d.ID, at, int(reason))
+		revoke := []*store.Device{d}
+		if d.Status == store.DeviceActive && d.Fingerprint != "" {
+			siblings, err := tx.Devices(ctx, d.IdentityID)
+			if err != nil {
+				return err
+			}
+			for _, o := range siblings {
+				if o.ID != d.ID && o.Fingerprint == d.Fingerprint && o.Status == store.DeviceActive {
+					revoke = append(revoke, o)
+				}
+			}
+		}
+		for _, r := range revoke {
+			if err := tx.RevokeDevice(ctx, r.ID, at, int(reason)); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, store.AuditEntry{At: at, Actor: "acme", Action: "device.revoke",
+				Subject: subjectOf(r.CertDER), Detail: fmt.Sprintf("serial %s, label %q, reason %d", r.Serial, r.Label, reason)}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return mapErr(err, acme.ErrAlreadyRevoked)
+}
+
+// auditActor names the ACME account that acted in the audit log.
+func auditActor(accountID string) string {
+	if accountID == "" {
+		return "acme"
+	}
+	return "acme:" + accountID
+}
+
+// subjectOf returns the handle a device certificate names (its first
+// dNSName), or "" when the certificate does not parse.
+func subjectOf(der []byte) string {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil || len(cert.DNSNames) == 0 {
+		return ""
+	}
+	return cert.DNSNames[0]
 }
