@@ -1,0 +1,198 @@
+package oidclogin
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/dnshandle/dnshandle/resolve"
+)
+
+// pageHead is the shared head of both pages: no scripts, inline styles
+// only, and a layout that reads at any zoom.
+const pageHead = `{{define "head"}}<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.}}</title>
+<style>
+body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0; padding: 1rem; color: #111; background: #fff; }
+main { max-width: 32rem; margin: 2rem auto; }
+label { display: block; font-weight: 600; }
+input[type=text] { width: 100%; box-sizing: border-box; font-size: 1.1rem; padding: .5rem; border: 2px solid #555; border-radius: 4px; }
+input[aria-invalid=true] { border-color: #a00; }
+button { font-size: 1rem; padding: .5rem 1.25rem; margin-top: 1rem; }
+:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
+.hint { color: #444; margin: .25rem 0 .5rem; }
+.error { color: #a00; font-weight: 600; }
+</style>
+</head>
+<body>
+<main>
+{{end}}`
+
+const loginTemplate = `{{define "login"}}{{template "head" "Sign in with your DNS handle"}}
+<h1>Sign in with your DNS handle</h1>
+{{if .Signed}}<p>You are signed in as <strong>{{.Signed}}</strong>.</p>
+<form method="post" action="{{.LogoutAction}}">
+<input type="hidden" name="return" value="{{.Return}}">
+<button type="submit">Sign out</button>
+</form>
+<h2>Sign in with another handle</h2>
+{{end}}<form method="post" action="{{.Action}}">
+<label for="handle">Your handle</label>
+<p class="hint" id="handle-hint">For example alice.example.com. The "@" in front is optional.</p>
+<input type="text" id="handle" name="handle" value="{{.Handle}}" required autocomplete="username" autocapitalize="none" spellcheck="false" aria-describedby="handle-hint{{if .Error}} handle-error{{end}}"{{if .Error}} aria-invalid="true"{{end}}>
+{{if .Error}}<div id="handle-error" role="alert">
+<p class="error">{{.Error}}</p>
+<p>{{.Advice}}</p>
+</div>
+{{end}}<input type="hidden" name="return" value="{{.Return}}">
+<button type="submit">Continue</button>
+</form>
+<p>This site looks up your handle in DNS and sends you to the provider it names, where you confirm that the handle is yours.</p>
+</main>
+</body>
+</html>
+{{end}}`
+
+const errorTemplate = `{{define "error"}}{{template "head" .Title}}
+<h1>{{.Title}}</h1>
+<div role="alert">
+<p class="error">{{.Problem}}</p>
+</div>
+<h2>What to do</h2>
+<p>{{.Advice}}</p>
+<p><a href="{{.Retry}}">Start the sign-in again</a></p>
+</main>
+</body>
+</html>
+{{end}}`
+
+var pages = template.Must(template.New("pages").Parse(pageHead + loginTemplate + errorTemplate))
+
+// loginPage is the data of the login form.
+type loginPage struct {
+	Action       string
+	LogoutAction string
+	Handle       string
+	Return       string
+	Signed       string // the signed-in handle for display, "" when none
+	Error        string
+	Advice       string
+}
+
+// errorPage is the data of the page shown for a failed login.
+type errorPage struct {
+	Title   string
+	Problem string
+	Advice  string
+	Retry   string
+}
+
+// setPageHeaders keeps pages out of caches, frames and Referer headers.
+// The callback URL carries the authorization code, which must not leak
+// to the next site through Referer.
+func setPageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// renderPage writes one of the templates with status.
+func renderPage(w http.ResponseWriter, status int, name string, data any) {
+	setPageHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	// A write error means the client went away; there is no one to tell.
+	_ = pages.ExecuteTemplate(w, name, data)
+}
+
+// stepTitles are the headings of the error page, one per step.
+var stepTitles = map[Step]string{
+	StepInput:        "That handle cannot be used",
+	StepResolve:      "Your handle's DNS records cannot be used to sign in",
+	StepDiscovery:    "Your provider's configuration could not be read",
+	StepRegistration: "This site could not register with your provider",
+	StepPAR:          "Your provider did not accept the sign-in request",
+	StepAuthorize:    "The sign-in was not completed",
+	StepToken:        "Your provider did not complete the sign-in",
+	StepIDToken:      "Your provider's answer could not be verified",
+	StepBinding:      "Your handle no longer points to the identity you signed in with",
+}
+
+// title returns the heading of the error page.
+func title(e *Error) string {
+	var lookup *resolve.LookupError
+	if errors.As(e.Err, &lookup) {
+		return "Your handle could not be looked up in DNS"
+	}
+	if t, ok := stepTitles[e.Step]; ok {
+		return t
+	}
+	return "The sign-in failed"
+}
+
+// advice returns what the person can do about a failed login.
+func advice(e *Error) string {
+	var (
+		noIssuer *NoIssuerError
+		state    *StateError
+		oauthErr *OAuthError
+		config   *ConfigError
+		lookup   *resolve.LookupError
+		ret      *ReturnPathError
+	)
+	switch {
+	case errors.As(e.Err, &config):
+		return "This site is not configured correctly. Tell its operator; signing in again will not help."
+	case errors.As(e.Err, &ret):
+		return "Open the sign-in page from a link on this site and try again."
+	case e.Step == StepInput:
+		return "Type your handle as a domain name, for example alice.example.com."
+	case errors.As(e.Err, &noIssuer):
+		return "Ask your handle provider to publish the oauth= value in the _atproto TXT record of your handle, or sign in with a device certificate."
+	case errors.As(e.Err, &lookup):
+		return "The DNS lookup failed. Try again in a moment; if it keeps failing, check that your handle's DNS servers answer."
+	case e.Step == StepResolve:
+		return "Check the _atproto TXT record of your handle: it needs did=<your DID> and oauth=<your provider>, signed with DNSSEC. Your DNS host or handle provider can fix it."
+	case errors.As(e.Err, &state):
+		return "Start the sign-in again in this browser, and finish it within a few minutes."
+	case errors.As(e.Err, &oauthErr) && oauthErr.Code == "access_denied":
+		return "The sign-in was cancelled or refused at your provider. Start again if you want to sign in."
+	case e.Step == StepBinding:
+		return "If you moved your handle to another identity or provider, wait until the DNS change has reached everyone and sign in again. Otherwise tell your handle provider."
+	}
+	return "Try again in a moment. If it keeps failing, tell the operator of your provider at " + orUnknown(e.Issuer) + "."
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// statusCode returns the HTTP status of the page for a failed login.
+func statusCode(e *Error) int {
+	var (
+		config *ConfigError
+		lookup *resolve.LookupError
+	)
+	switch {
+	case errors.As(e.Err, &config):
+		return http.StatusInternalServerError
+	case errors.As(e.Err, &lookup):
+		return http.StatusBadGateway
+	case e.Step == StepInput || e.Step == StepAuthorize:
+		return http.StatusBadRequest
+	case e.Step == StepResolve:
+		return http.StatusBadRequest
+	case e.Step == StepBinding:
+		return http.StatusForbidden
+	}
+	return http.StatusBadGateway
+}
