@@ -12,6 +12,7 @@
 //	<dir>/<handle>/account-key.pem  ACME account private key, PKCS #8 PEM, mode 0600
 //	<dir>/<handle>/chain.pem        [device certificate, CSC] in PEM, mode 0644
 //	<dir>/<handle>/meta.json        directory, account and certificate URLs, dates
+//	<dir>/sites.json                the handle chosen for each site, mode 0600 (Sites)
 //
 // The base and device directories are created with mode 0700. Enroll builds
 // the device directory under a temporary name and renames it when the
@@ -20,6 +21,10 @@
 // An enrollment code is one line, dnshandle-enroll:v1:<base64url JSON>,
 // that carries the directory URL, the handle and the EAB credential; see
 // ParseEnrollmentCode.
+//
+// Sites keeps which handle the device shows to each site, and SiteDialer
+// presents only that handle's certificate there. EncodePKCS12 and
+// ChromiumPolicy carry a device and its site choices into a browser.
 //
 // The functions never log. They are safe for concurrent use on different
 // device directories; concurrent calls on one device directory race on its

@@ -114,7 +114,7 @@ a one-time enrollment code.`,
 	}
 	flags.register(cmd)
 	cmd.AddCommand(newDeviceEnrollCommand(&flags), newDeviceRenewCommand(&flags),
-		newDeviceListCommand(&flags), newDeviceRevokeCommand(&flags))
+		newDeviceListCommand(&flags), newDeviceRevokeCommand(&flags), newDeviceExportCommand(&flags))
 	return cmd
 }
 
@@ -290,4 +290,70 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, data, 0o644)
+}
+
+func newDeviceExportCommand(flags *deviceFlags) *cobra.Command {
+	var (
+		out          string
+		passwordFile string
+		legacy       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "export @HANDLE --out FILE",
+		Short: "Write the device key and certificate chain as a PKCS #12 file for a browser",
+		Long: `Write the device key, the device certificate and the CSC as a
+password-protected PKCS #12 file (mode 0600), for importing into a
+browser's certificate store on this device, for example:
+
+  pk12util -d sql:$HOME/.pki/nssdb -i alice.p12
+
+The password comes from --password-file, from a prompt on a terminal, or
+from the first line of standard input. The file holds the private key:
+delete it once imported.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("missing --out: give the file to write, such as alice.p12")
+			}
+			dir, err := flags.deviceDir(args[0])
+			if err != nil {
+				return err
+			}
+			dev, err := client.Load(dir)
+			if err != nil {
+				return err
+			}
+			password, err := readNewPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), passwordFile)
+			if err != nil {
+				return err
+			}
+			encoding := client.PKCS12Modern
+			if legacy {
+				encoding = client.PKCS12Legacy
+			}
+			data, err := dev.ExportPKCS12(password, encoding)
+			if err != nil {
+				return err
+			}
+			// O_EXCL keeps an existing file, which may be another key.
+			file, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("%w: choose another --out, or remove the file first", err)
+			}
+			if _, err := file.Write(data); err != nil {
+				file.Close()
+				os.Remove(out)
+				return err
+			}
+			if err := file.Close(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote the key and certificates of %s (%s encoding) to %s\n", dev.Handle.Display(), encoding, out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "PKCS #12 file to create (it must not exist)")
+	cmd.Flags().StringVar(&passwordFile, "password-file", "", "file whose first line is the password")
+	cmd.Flags().BoolVar(&legacy, "legacy", false, "use the legacy SHA-1 and 3DES encoding for software that cannot read AES (weak: use a long random password)")
+	return cmd
 }

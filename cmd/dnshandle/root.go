@@ -26,7 +26,8 @@ identifier (a DID) from the TXT record at _atproto.<handle>.`,
 		Version:       buildVersion(),
 	}
 	root.SetVersionTemplate("dnshandle {{.Version}}\n")
-	root.AddCommand(newVersionCommand(), newRecordsCommand(), newResolveCommand(), newVerifyCommand(), newServeCommand(), newAdminCommand(), newDeviceCommand(), newDemoCommand())
+	root.AddCommand(newVersionCommand(), newRecordsCommand(), newResolveCommand(), newVerifyCommand(), newServeCommand(), newAdminCommand(), newDeviceCommand(), newDemoCommand(),
+		newProxyCommand(), newGetCommand(), newBrowserPolicyCommand())
 	return root
 }
 

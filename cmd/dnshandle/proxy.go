@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dnshandle/dnshandle/oidclogin"
+	"github.com/dnshandle/dnshandle/proxy"
+	"github.com/dnshandle/dnshandle/resolve"
+	"github.com/dnshandle/dnshandle/verify"
+)
+
+// proxyFlags are the flags of dnshandle proxy.
+type proxyFlags struct {
+	resolver  resolverFlags
+	listen    string
+	upstream  string
+	certFile  string
+	keyFile   string
+	dataDir   string
+	realm     string
+	crlFiles  []string
+	policy    verify.Policy
+	logFormat string
+	logLevel  string
+
+	oidc           bool
+	baseURL        string
+	sessionKeyFile string
+	oidcCAFile     string
+}
+
+func newProxyCommand() *cobra.Command {
+	var f proxyFlags
+	cmd := &cobra.Command{
+		Use:   "proxy --upstream URL --server HOST:PORT",
+		Short: "Put DNS-handle login in front of any web application",
+		Long: `Run a TLS 1.3 reverse proxy that logs people in with their DNS handle and
+forwards each request to the application with the verified identity in
+the headers DNS-Handle, DNS-Handle-DID, DNS-Handle-Device and
+DNS-Handle-Method. Headers of those names sent by clients are removed.
+
+The proxy asks every client for a device certificate and checks it
+against the handle's TLSA and _atproto records. A browser without one gets
+a sign-in page; with --oidc it offers "Sign in with your DNS handle" over
+OpenID Connect. API clients get 401 with a WWW-Authenticate: DNSHandle
+challenge. A certificate that fails gets 403 naming the failed check.
+
+Without --cert and --key the proxy makes a loopback certificate in --data
+and prints the CA file that clients must trust. Keep the application
+reachable only through the proxy, or clients could set the identity
+headers themselves.`,
+		Example: `  dnshandle proxy --upstream http://127.0.0.1:3000 --server 127.0.0.1:53 --trust-anchor root.ds
+  dnshandle proxy --upstream http://127.0.0.1:3000 --server 127.0.0.1:5353 --accept-insecure --oidc --listen 127.0.0.1:8444`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(f.logFormat, f.logLevel, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runProxy(ctx, &f, logger)
+		},
+	}
+	f.resolver.register(cmd)
+	fl := cmd.Flags()
+	// The proxy never falls back to the system resolver.
+	fl.Lookup("server").Usage = `DNS server the proxy resolves handles through, "HOST[:PORT]" or "tls://HOST[:PORT]" (repeatable; required unless --snapshot)`
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8444", "HTTPS address to listen on")
+	fl.StringVar(&f.upstream, "upstream", "", "URL of the application behind the proxy, such as http://127.0.0.1:3000 (required)")
+	fl.StringVar(&f.certFile, "cert", "", "PEM file of the proxy's server certificate chain (default: a loopback certificate in --data)")
+	fl.StringVar(&f.keyFile, "key", "", "PEM file of the private key of --cert")
+	fl.StringVar(&f.dataDir, "data", "", "directory for the loopback certificate and the OIDC session key (default: dnshandle/proxy under the user configuration directory)")
+	fl.StringVar(&f.realm, "realm", proxy.DefaultRealm, "realm of the WWW-Authenticate challenge")
+	fl.StringArrayVar(&f.crlFiles, "crl", nil, "CRL of a CSC (DER or PEM) to check revocation against (repeatable)")
+	fl.StringSliceVar(&f.policy.Allow, "allow", nil, `accept only handles under these suffixes ("example.edu" or "*.example.edu")`)
+	fl.StringSliceVar(&f.policy.Deny, "deny", nil, "reject handles under these suffixes")
+	fl.BoolVar(&f.policy.AllowMissingDID, "allow-missing-did", false, "accept a handle without a did= record")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "minimum log level: debug, info, warn or error")
+	fl.BoolVar(&f.oidc, "oidc", false, `offer "Sign in with your DNS handle" over OpenID Connect to browsers without a device certificate`)
+	fl.StringVar(&f.baseURL, "base-url", "", "with --oidc: external URL of the proxy, the base of the OIDC redirect URI (default https://<listen address>)")
+	fl.StringVar(&f.sessionKeyFile, "session-key-file", "", "with --oidc: file with the 32-byte session cookie key in hex (default: session.key in --data, made on first start)")
+	fl.StringVar(&f.oidcCAFile, "oidc-ca", "", "with --oidc: PEM file of a CA to trust for OpenID providers, in addition to the system roots")
+	return cmd
+}
+
+// runProxy builds the proxy from the flags and serves it until ctx ends.
+func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
+	if f.upstream == "" {
+		return errors.New("missing --upstream: give the URL of the application, such as http://127.0.0.1:3000")
+	}
+	upstream, err := url.Parse(f.upstream)
+	if err != nil {
+		return fmt.Errorf("--upstream %q: %w", f.upstream, err)
+	}
+	if len(f.resolver.servers) == 0 && f.resolver.snapshot == "" {
+		return errors.New("missing --server: give the DNS server the proxy resolves handles through, such as a local validating resolver at 127.0.0.1:53")
+	}
+	dataDir, err := proxyDataDir(f.dataDir)
+	if err != nil {
+		return err
+	}
+
+	verifier, err := f.verifier()
+	if err != nil {
+		return err
+	}
+	cfg := proxy.Config{Upstream: upstream, Verifier: verifier, Realm: f.realm, Logger: logger}
+
+	cert, err := f.serverCertificate(dataDir, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", f.listen, err)
+	}
+	defer ln.Close()
+	origin := "https://" + ln.Addr().String()
+
+	if f.oidc {
+		login, err := f.oidcLogin(dataDir, origin, logger)
+		if err != nil {
+			return err
+		}
+		cfg.Login = login.Handler()
+		cfg.SessionIdentity = login.Identity
+	}
+
+	p, err := proxy.New(cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("proxy listening", "addr", ln.Addr().String(), "origin", origin, "upstream", upstream.Redacted(), "oidc", f.oidc)
+	return p.Serve(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+}
+
+// proxyDataDir returns --data or its default under os.UserConfigDir.
+func proxyDataDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	config, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no --data given and no user configuration directory: %w", err)
+	}
+	return filepath.Join(config, "dnshandle", "proxy"), nil
+}
+
+// verifier builds the Verifier from the resolver, policy and CRL flags.
+func (f *proxyFlags) verifier() (*verify.Verifier, error) {
+	if f.resolver.acceptInsecure {
+		f.policy.AllowInsecure = true
+	}
+	r, err := f.resolver.resolver()
+	if err != nil {
+		return nil, err
+	}
+	v := &verify.Verifier{Resolver: r, Policy: f.policy, Timeout: f.resolver.timeout}
+	if len(f.crlFiles) == 0 {
+		return v, nil
+	}
+
+	// Each CRL is found by its issuer, which is the subject of the CSC
+	// that signed it.
+	crls := map[string][]byte{}
+	for _, file := range f.crlFiles {
+		der, err := readCRL(file)
+		if err != nil {
+			return nil, err
+		}
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		crls[string(crl.RawIssuer)] = der
+	}
+	v.CRLs = verify.CRLSourceFunc(func(_ context.Context, csc *x509.Certificate) ([]byte, error) {
+		return crls[string(csc.RawSubject)], nil
+	})
+	return v, nil
+}
+
+// serverCertificate loads --cert and --key, or makes the loopback
+// certificate in dataDir.
+func (f *proxyFlags) serverCertificate(dataDir string, logger *slog.Logger) (tls.Certificate, error) {
+	if f.certFile != "" || f.keyFile != "" {
+		if f.certFile == "" || f.keyFile == "" {
+			return tls.Certificate{}, errors.New("--cert and --key go together")
+		}
+		cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("server certificate: %w", err)
+		}
+		return cert, nil
+	}
+
+	files, created, err := proxy.EnsureLoopbackCertificate(filepath.Join(dataDir, "tls"), time.Now())
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if created {
+		logger.Info("loopback server certificate created", "ca_file", files.CAFile)
+	}
+	logger.Info("clients trust the proxy with its CA file: dnshandle get --ca, or certutil -A -t C,, for browsers", "ca_file", files.CAFile)
+	cert, err := files.LoadCertificate()
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("loopback server certificate in %s: %w", filepath.Dir(files.CertFile), err)
+	}
+	return cert, nil
+}
+
+// oidcLogin builds the OIDC sign-in handler. Its resolver has no cache,
+// because oidclogin must see the records as published when it checks the
+// binding after the token exchange.
+func (f *proxyFlags) oidcLogin(dataDir, origin string, logger *slog.Logger) (*oidclogin.Login, error) {
+	baseURL := f.baseURL
+	if baseURL == "" {
+		baseURL = origin
+	}
+	keyFile := f.sessionKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(dataDir, "session.key")
+	}
+	key, err := loadSessionKey(keyFile, f.sessionKeyFile == "")
+	if err != nil {
+		return nil, err
+	}
+
+	rcfg, err := f.resolver.config()
+	if err != nil {
+		return nil, err
+	}
+	rcfg.Cache.Disabled = true
+	r, err := resolve.New(rcfg)
+	if err != nil {
+		return nil, err
+	}
+	httpClient, err := httpClientWithCA(f.oidcCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--oidc-ca: %w", err)
+	}
+
+	cfg := oidclogin.Config{
+		BaseURL:          baseURL,
+		Resolver:         r,
+		HTTPClient:       httpClient,
+		SessionKey:       key,
+		RegistrationFile: filepath.Join(dataDir, "oidc-clients.json"),
+		OnError: func(r *http.Request, err error) {
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "OIDC sign-in failed", slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err))
+		},
+	}
+	if f.resolver.acceptInsecure {
+		cfg.MinDNSSEC = oidclogin.AllowInsecure
+	}
+	return oidclogin.New(cfg)
+}
+
+// loadSessionKey reads a 32-byte key written in hex. When create is set and
+// the file does not exist, it writes a new random key with mode 0600.
+func loadSessionKey(path string, create bool) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		key := make([]byte, oidclogin.SessionKeySize)
+		if _, err := io.ReadFull(rand.Reader, key); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write the session key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) != oidclogin.SessionKeySize {
+		return nil, fmt.Errorf("session key %s: want %d bytes in hex (head -c 32 /dev/urandom | xxd -p -c 64)", path, oidclogin.SessionKeySize)
+	}
+	return key, nil
+}
+
+// newLogger returns a slog logger in the given format and minimum level.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var min slog.Level
+	if err := min.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: min}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}

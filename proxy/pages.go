@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+
+	"github.com/dnshandle/dnshandle/verify"
+)
+
+// pageData fills pageTemplate.
+type pageData struct {
+	Title   string
+	Message string
+	// Handle is shown when the page is about one handle.
+	Handle string
+	// Step names the verification step that failed.
+	Step string
+	// SignIn shows the sign-in form, whose action is LoginPath.
+	SignIn bool
+	// LoginConfigured is false when Config.Login is nil.
+	LoginConfigured bool
+	// LoginPath is the form's action.
+	LoginPath string
+	// Return is the path to come back to after signing in.
+	Return string
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5; }
+input[type=text] { font-size: 1rem; padding: .4rem; width: 16rem; }
+button { font-size: 1rem; padding: .4rem .8rem; }
+code { background: #f3f3f3; padding: 0 .2rem; }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+{{- if .Step}}
+<p>Handle: <code>{{.Handle}}</code><br>Check that failed: <code>{{.Step}}</code></p>
+{{- end}}
+{{- if .SignIn}}
+{{- if .LoginConfigured}}
+<h2>Sign in with your DNS handle</h2>
+<form method="post" action="{{.LoginPath}}">
+<input type="hidden" name="return" value="{{.Return}}">
+<label>Your handle <input type="text" name="handle" placeholder="@alice.example.com" autocomplete="username" required></label>
+<button type="submit">Sign in</button>
+</form>
+{{- else}}
+<h2>Sign in with your DNS handle</h2>
+<p>OIDC sign-in is not configured on this site.</p>
+{{- end}}
+{{- if not .Step}}
+<h2>Log in with a device certificate</h2>
+<p>Devices enrolled for a DNS handle log in without a password: the browser presents the device certificate, and this site checks it against the handle's DNS records. Set the browser up with <code>dnshandle device export</code> and <code>dnshandle browser-policy</code>.</p>
+{{- end}}
+{{- end}}
+</body>
+</html>
+`))
+
+// writePage writes an HTML page for browsers and the title and message as
+// plain text for other clients.
+func writePage(w http.ResponseWriter, r *http.Request, status int, data pageData) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !wantsHTML(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "%d %s: %s\n", status, http.StatusText(status), data.Message)
+		return
+	}
+
+	var body bytes.Buffer
+	if err := pageTemplate.Execute(&body, data); err != nil {
+		// The template is fixed and its data are strings, so this is a
+		// programming error. It must not leave an empty 200 behind.
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(body.Len()))
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.WriteHeader(status)
+	_, _ = w.Write(body.Bytes())
+}
+
+// writeSignInPage writes the 401 page that offers sign-in.
+func writeSignInPage(w http.ResponseWriter, r *http.Request, loginConfigured bool) {
+	writePage(w, r, http.StatusUnauthorized, pageData{
+		Title:           "Sign in to continue",
+		Message:         "This site needs to know who you are. It accepts DNS handles such as @alice.example.com.",
+		SignIn:          true,
+		LoginConfigured: loginConfigured,
+		LoginPath:       LoginPath,
+		Return:          r.URL.RequestURI(),
+	})
+}
+
+// failure is the part of a failed verification that the client gets: the
+// step and a fixed description of it, never the error text, which can name
+// internal resolvers or addresses.
+type failure struct {
+	status      int
+	handle      string
+	step        string
+	description string
+}
+
+// stepDescriptions explains, for each verification step, what its failure
+// means to the person who presented the certificate.
+var stepDescriptions = map[verify.Step]string{
+	verify.StepTLS:        "The connection must use TLS 1.3 and carry a certificate chain.",
+	verify.StepHandle:     "The certificate must name exactly one handle, in lowercase, as its DNS name.",
+	verify.StepPolicy:     "This site does not accept handles under this name.",
+	verify.StepDNS:        "The handle's TLSA and _atproto records could not be resolved with a DNSSEC status this site accepts.",
+	verify.StepTLSA:       "No TLSA record at the handle accredits the certificate authority (CSC) that issued this certificate.",
+	verify.StepPath:       "The certificate is not validly signed by the accredited CSC, is expired, or is not for client authentication.",
+	verify.StepDID:        "The permanent identifier (DID) in the certificate differs from the did= record of the handle.",
+	verify.StepRevocation: "The certificate is revoked, or its revocation status could not be checked.",
+}
+
+// describeFailure maps a verification error to the failure shown to the
+// client. A resolution that timed out is a server-side problem, not the
+// client's, so it gets 503.
+func describeFailure(err error) failure {
+	f := failure{status: http.StatusForbidden, step: "unknown", description: "The certificate could not be verified."}
+	var verr *verify.Error
+	if !errors.As(err, &verr) {
+		return f
+	}
+	f.handle = verr.Handle
+	f.step = verr.Step.String()
+	if d, ok := stepDescriptions[verr.Step]; ok {
+		f.description = d
+	}
+	var timeout *verify.TimeoutError
+	if errors.As(err, &timeout) {
+		f.status = http.StatusServiceUnavailable
+		f.description = "The handle's DNS records could not be resolved in time. Try again later."
+	}
+	return f
+}
+
+// writeFailure writes the 403 (or 503) response for a failed certificate.
+// The HTML page offers OIDC sign-in when it is configured, because a
+// session identity is accepted even while the certificate fails.
+func writeFailure(w http.ResponseWriter, r *http.Request, f failure, loginConfigured bool) {
+	handle := f.handle
+	if handle == "" {
+		handle = "(not read)"
+	}
+	if !wantsHTML(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(f.status)
+		fmt.Fprintf(w, "%d %s: the DNS handle certificate for %s failed the %s check: %s\n",
+			f.status, http.StatusText(f.status), handle, f.step, f.description)
+		return
+	}
+	writePage(w, r, f.status, pageData{
+		Title:   "Your device certificate was not accepted",
+		Message: f.description,
+		Handle:  handle,
+		Step:    f.step,
+		// Without OIDC the only way in is a working certificate,
+		// which the message already explains.
+		SignIn:          loginConfigured,
+		LoginConfigured: loginConfigured,
+		LoginPath:       LoginPath,
+		Return:          r.URL.RequestURI(),
+	})
+}
