@@ -96,6 +96,11 @@ type TSIGConfig struct {
 // /healthz (the process is up) and /readyz (the store responds).
 type HTTPConfig struct {
 	Listen string `toml:"listen"`
+	// Pprof adds Go's profiling endpoints (net/http/pprof) under
+	// /debug/pprof/ on the operations listener. Off by default: the
+	// profiles show the program's internals and cost CPU while they run,
+	// so turn it on only on a listener that only operators reach.
+	Pprof bool `toml:"pprof"`
 }
 
 // LoadConfig reads path (no file when path is empty), applies environment
@@ -143,6 +148,12 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.ACME.Listen, "DNSHANDLE_ACME_LISTEN")
 	set(&c.Log.Format, "DNSHANDLE_LOG_FORMAT")
 	set(&c.Log.Level, "DNSHANDLE_LOG_LEVEL")
+	switch strings.ToLower(getenv("DNSHANDLE_HTTP_PPROF")) {
+	case "1", "true", "yes", "on":
+		c.HTTP.Pprof = true
+	case "0", "false", "no", "off":
+		c.HTTP.Pprof = false
+	}
 }
 
 func (c *Config) fillDefaults() {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -183,9 +184,17 @@ func (s *Service) watchZones(ctx context.Context, logger *slog.Logger, srv *dnss
 	}
 }
 
-// opsHandler serves /metrics, /healthz and /readyz.
+// opsHandler serves /metrics, /healthz and /readyz, and the profiles of
+// net/http/pprof under /debug/pprof/ when Config.HTTP.Pprof is set.
 func (s *Service) opsHandler(registry *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
+	if s.Config.HTTP.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
