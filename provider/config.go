@@ -44,6 +44,7 @@ type Config struct {
 	DNS  DNSConfig  `toml:"dns"`
 	HTTP HTTPConfig `toml:"http"`
 	ACME ACMEConfig `toml:"acme"`
+	OIDC OIDCConfig `toml:"oidc"`
 }
 
 // LogConfig selects the log format ("text" or "json") and the minimum
@@ -146,6 +147,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.DNS.Listen, "DNSHANDLE_DNS_LISTEN")
 	set(&c.HTTP.Listen, "DNSHANDLE_HTTP_LISTEN")
 	set(&c.ACME.Listen, "DNSHANDLE_ACME_LISTEN")
+	set(&c.OIDC.Issuer, "DNSHANDLE_OIDC_ISSUER")
 	set(&c.Log.Format, "DNSHANDLE_LOG_FORMAT")
 	set(&c.Log.Level, "DNSHANDLE_LOG_LEVEL")
 	switch strings.ToLower(getenv("DNSHANDLE_HTTP_PPROF")) {
@@ -206,6 +208,8 @@ func (c *Config) Validate() error {
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		errs = append(errs, fmt.Errorf("database %q: give a postgres:// URL, or leave it empty for SQLite in the data directory", redactURL(c.Database)))
 	}
+
+	errs = append(errs, c.validateOIDC()...)
 
 	seen := map[string]bool{}
 	for _, z := range c.DNS.Zones {

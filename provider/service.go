@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -35,6 +36,10 @@ type Service struct {
 	Resolver *resolve.Resolver
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	mu sync.Mutex
+	// issuer is the OpenID provider's issuer once Serve listens.
+	issuer string
 }
 
 func (s *Service) now() time.Time {

@@ -282,40 +282,46 @@ func (b *Backend) IdentityCertificates(ctx context.Context, identityID string) (
 	return list, nil
 }
 
-// RevokeCertificate implements acme.Backend: it revokes the device row and
-// every other active certificate of the identity for the same device key.
-// Those are the certificates a renewal replaced, and a stolen key must not
-// still pass with one of them.
+// RevokeCertificate implements acme.Backend with RevokeDeviceKey.
 func (b *Backend) RevokeCertificate(ctx context.Context, serial string, reason pki.RevocationReason, at time.Time) error {
 	err := b.st.InTx(ctx, func(tx store.Tx) error {
 		d, err := tx.DeviceBySerial(ctx, serial)
 		if err != nil {
 			return err
 		}
-		revoke := []*store.Device{d}
-		if d.Status == store.DeviceActive && d.Fingerprint != "" {
-			siblings, err := tx.Devices(ctx, d.IdentityID)
-			if err != nil {
-				return err
-			}
-			for _, o := range siblings {
-				if o.ID != d.ID && o.Fingerprint == d.Fingerprint && o.Status == store.DeviceActive {
-					revoke = append(revoke, o)
-				}
-			}
-		}
-		for _, r := range revoke {
-			if err := tx.RevokeDevice(ctx, r.ID, at, int(reason)); err != nil {
-				return err
-			}
-			if err := tx.AppendAudit(ctx, store.AuditEntry{At: at, Actor: "acme", Action: "device.revoke",
-				Subject: subjectOf(r.CertDER), Detail: fmt.Sprintf("serial %s, label %q, reason %d", r.Serial, r.Label, reason)}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return RevokeDeviceKey(ctx, tx, d, reason, at, "acme")
 	})
 	return mapErr(err, acme.ErrAlreadyRevoked)
+}
+
+// RevokeDeviceKey revokes the device certificate d and every other active
+// certificate of its identity for the same device key, with an audit
+// entry each, in tx. Those are the certificates a renewal replaced, and a
+// stolen key must not still pass with one of them. The error wraps
+// store.ErrConflict when d is revoked already.
+func RevokeDeviceKey(ctx context.Context, tx store.Tx, d *store.Device, reason pki.RevocationReason, at time.Time, actor string) error {
+	revoke := []*store.Device{d}
+	if d.Status == store.DeviceActive && d.Fingerprint != "" {
+		siblings, err := tx.Devices(ctx, d.IdentityID)
+		if err != nil {
+			return err
+		}
+		for _, o := range siblings {
+			if o.ID != d.ID && o.Fingerprint == d.Fingerprint && o.Status == store.DeviceActive {
+				revoke = append(revoke, o)
+			}
+		}
+	}
+	for _, r := range revoke {
+		if err := tx.RevokeDevice(ctx, r.ID, at, int(reason)); err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ctx, store.AuditEntry{At: at, Actor: actor, Action: "device.revoke",
+			Subject: subjectOf(r.CertDER), Detail: fmt.Sprintf("serial %s, label %q, reason %s", r.Serial, r.Label, reason)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // auditActor names the ACME account that acted in the audit log.
