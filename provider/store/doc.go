@@ -36,7 +36,11 @@
 //     NSEC3 record;
 //   - zone_journal: one row per serial step with the deleted and added
 //     records in JSON, pruned by weight (see DefaultJournalLimit);
-//   - zone_keys: the DNSSEC keys of each zone, private keys sealed.
+//   - zone_keys: the DNSSEC keys of each zone, private keys sealed;
+//   - oidc_*: the OpenID provider's registered clients, authorization
+//     requests (the grants that tokens belong to), pushed requests,
+//     tokens, DPoP proof identifiers, signing keys, server secrets and
+//     consents (see OIDCReader and OIDCWriter).
 //
 // Of the data, opening a store reads only the schema version, so it takes
 // the same time for any number of identities. After a crash, SQLite first

@@ -262,6 +262,7 @@ type Store interface {
 // list objects return an empty slice and no error when there are none.
 type Reader interface {
 	ACMEReader
+	OIDCReader
 
 	// AccountByName returns the account with the given name.
 	AccountByName(ctx context.Context, name string) (*Account, error)
@@ -356,6 +357,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 	ACMEWriter
+	OIDCWriter
 
 	// CreateAccount stores a and sets a.ID. It returns an error wrapping
 	// ErrConflict when an account with the same name exists.

@@ -36,6 +36,11 @@ func RunConformance(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WalkZone", walkTests},
 		{"Journal", journalTests},
 		{"ZoneKeys", zoneKeyTests},
+		{"OIDCClients", oidcClientTests},
+		{"OIDCAuthRequests", oidcAuthRequestTests},
+		{"OIDCPushedRequests", oidcPushedRequestTests},
+		{"OIDCTokens", oidcTokenTests},
+		{"OIDCMisc", oidcMiscTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

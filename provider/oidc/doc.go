@@ -1,0 +1,51 @@
+// Package oidc is the OpenID provider of the DNS Handle Provider. A person
+// signs in at the provider's web pages and chooses which handle of the
+// account a relying party receives. The relying party gets an ID token
+// whose sub is the handle's DID and whose handle and preferred_username
+// claims are the handle.
+//
+// The library github.com/zitadel/oidc/v3 (package op) parses requests,
+// authenticates clients, and issues and verifies tokens. This package
+// implements its Storage on package store, SQLite or PostgreSQL, and adds
+// what it lacks:
+//
+//   - PKCE with S256 for every client; plain and a missing challenge are
+//     rejected with invalid_request (RFC 7636, section 4.4.1).
+//   - Pushed authorization requests (RFC 9126) at /oauth/par. A request_uri
+//     works once, for PushedRequestLifetime (60 s by default), and its
+//     parameters replace those of the authorization request.
+//   - DPoP (RFC 9449) at /oauth/par, /oauth/token and /oauth/userinfo.
+//     Proofs are ES256, EdDSA, RS256 or PS256. Every proof must carry a
+//     server nonce, and each proof is accepted once. A dpop_jkt parameter
+//     or a proof at PAR binds the code to the key. A proof at the token
+//     endpoint binds the access token (token_type DPoP, cnf.jkt) and, for a
+//     public client, the refresh token.
+//   - The iss parameter in every authorization response (RFC 9207).
+//   - Dynamic client registration (RFC 7591) at /oauth/register, when
+//     enabled.
+//   - The login step at /oauth/login: sign-in through Sessions, a consent
+//     form protected by the session's CSRF token, and the handle chosen per
+//     account and client remembered for the next request.
+//   - Single-use codes: a second use of a code revokes the tokens issued
+//     for it (RFC 6749, section 4.1.2). Rotating refresh tokens: a second
+//     use of a refresh token revokes its grant.
+//   - Token bucket limits per client IP address and per client_id at the
+//     token and PAR endpoints, and per IP address at registration.
+//
+// # Tokens and keys
+//
+// ID tokens and access tokens are JWTs signed with ES256. Access tokens are
+// also stored, so the userinfo endpoint sees their revocation. Codes,
+// refresh tokens and request URIs are random and stored only as SHA-256
+// hashes, client secrets likewise. The signing keys are stored with the
+// private key sealed by the store's Sealer. The JWK set at /oauth/jwks holds
+// the current and the previous key, and RotateSigningKey makes a new
+// current key.
+//
+// # Mounting
+//
+// Handler serves every endpoint under the issuer, which is an origin
+// without a path, so that the provider shares a listener with the ACME
+// server (/acme/) and the web pages. Patterns lists the paths to route to
+// it.
+package oidc
