@@ -127,9 +127,10 @@ func (s *Service) Devices(ctx context.Context, h handle.Handle) ([]*store.Device
 	return devices, nil
 }
 
-// listenACME opens the HTTPS listener of the ACME server and returns the
-// server to run on it, with its base URL.
-func (s *Service) listenACME(logger *slog.Logger) (*http.Server, net.Listener, string, error) {
+// listenACME opens the HTTPS listener and returns the server to run on it,
+// with the base URL of its ACME server. Unless [oidc] disabled is set, the
+// listener also serves the OpenID provider and the web pages (mountWeb).
+func (s *Service) listenACME(ctx context.Context, logger *slog.Logger, dnsAddr string) (*http.Server, net.Listener, string, error) {
 	tlsConfig, err := s.acmeTLSConfig(logger)
 	if err != nil {
 		return nil, nil, "", err
@@ -138,24 +139,31 @@ func (s *Service) listenACME(logger *slog.Logger) (*http.Server, net.Listener, s
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("listen for ACME on %s: %w", s.Config.ACME.Listen, err)
 	}
+	fail := func(err error) (*http.Server, net.Listener, string, error) {
+		_ = ln.Close()
+		return nil, nil, "", err
+	}
 	baseURL := s.Config.ACME.BaseURL
 	if baseURL == "" {
 		baseURL = "https://" + ln.Addr().String() + "/acme"
 	}
 	srv, err := s.NewACMEServer(baseURL, logger)
 	if err != nil {
-		_ = ln.Close()
-		return nil, nil, "", err
+		return fail(err)
 	}
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		_ = ln.Close()
-		return nil, nil, "", fmt.Errorf("acme base_url %q: %w", baseURL, err)
+		return fail(fmt.Errorf("acme base_url %q: %w", baseURL, err))
 	}
 	// The handler serves every ACME resource and the CRLs under the base
 	// path, which it expects unstripped.
 	mux := http.NewServeMux()
 	mux.Handle(strings.TrimSuffix(u.Path, "/")+"/", srv.Handler())
+	if !s.Config.OIDC.Disabled {
+		if err := s.mountWeb(ctx, logger, mux, tlsConfig, u.Scheme+"://"+u.Host, dnsAddr); err != nil {
+			return fail(fmt.Errorf("web pages and OpenID provider: %w", err))
+		}
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return hs, tls.NewListener(ln, tlsConfig), baseURL, nil
 }

@@ -42,11 +42,13 @@ func (s *Service) Serve(ctx context.Context, logger *slog.Logger, ready func(dns
 	})
 }
 
-// Addrs are the addresses Serve listens on, and the base URL of its ACME
-// server.
+// Addrs are the addresses Serve listens on, the base URL of its ACME
+// server, and the issuer of its OpenID provider ("" when disabled), whose
+// origin also serves the web pages.
 type Addrs struct {
 	DNS, HTTP, ACME string
 	ACMEBaseURL     string
+	Issuer          string
 }
 
 // ServeAddrs is Serve that also runs the ACME server over HTTPS on
@@ -92,7 +94,7 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 		return fmt.Errorf("listen for HTTP on %s: %w", s.Config.HTTP.Listen, err)
 	}
 	httpServer := &http.Server{Handler: s.opsHandler(registry), ReadHeaderTimeout: 10 * time.Second}
-	acmeServer, acmeListener, baseURL, err := s.listenACME(logger)
+	acmeServer, acmeListener, baseURL, err := s.listenACME(ctx, logger, dnsServer.Addr())
 	if err != nil {
 		_ = httpListener.Close()
 		return err
@@ -127,7 +129,7 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 	logger.Info("provider started", "dns", dnsServer.Addr(), "http", httpListener.Addr().String(),
 		"acme", baseURL+"/directory", "zones", strings.Join(zoneNames(s.Config), " "))
 	if ready != nil {
-		ready(Addrs{DNS: dnsServer.Addr(), HTTP: httpListener.Addr().String(), ACME: acmeListener.Addr().String(), ACMEBaseURL: baseURL})
+		ready(Addrs{DNS: dnsServer.Addr(), HTTP: httpListener.Addr().String(), ACME: acmeListener.Addr().String(), ACMEBaseURL: baseURL, Issuer: s.DefaultIdentityOptions().OAuth})
 	}
 
 	var runErr error

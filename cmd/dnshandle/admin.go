@@ -126,7 +126,16 @@ it verified.`,
 				return errors.New("missing --account: name the account that owns the identity")
 			}
 			return withService(cmd.Context(), open, func(svc *provider.Service) error {
-				created, err := svc.CreateIdentity(cmd.Context(), account, h, provider.IdentityOptions{OAuth: oauth, KeyType: pki.KeyType(keyType)})
+				opts := svc.DefaultIdentityOptions()
+				opts.KeyType = pki.KeyType(keyType)
+				switch oauth {
+				case "":
+				case "none":
+					opts.OAuth = ""
+				default:
+					opts.OAuth = oauth
+				}
+				created, err := svc.CreateIdentity(cmd.Context(), account, h, opts)
 				if err != nil {
 					return err
 				}
@@ -143,7 +152,7 @@ it verified.`,
 		},
 	}
 	create.Flags().StringVar(&account, "account", "", "account that owns the identity (required)")
-	create.Flags().StringVar(&oauth, "oauth", "", "OAuth/OIDC issuer to publish as oauth= (host or https URL)")
+	create.Flags().StringVar(&oauth, "oauth", "", "OAuth/OIDC issuer to publish as oauth= (host or https URL); default this provider's issuer, \"none\" for no oauth=")
 	create.Flags().StringVar(&keyType, "key-type", "", "CSC key type: p256 (default) or ed25519")
 
 	var rflags resolverFlags

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -107,6 +108,8 @@ DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 				return err
 			}
 			logger := provider.NewLogger(cfg.Log, cmd.ErrOrStderr())
+			// The OpenID provider library logs through slog's default logger.
+			slog.SetDefault(logger)
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

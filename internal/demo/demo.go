@@ -16,13 +16,17 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnshandle/dnshandle/client"
 	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/resolve"
 	"github.com/dnshandle/dnshandle/verify"
 )
 
 // SuccessLine is the last line Run prints when every check passed.
-const SuccessLine = "demo: OK: @alice.dhp.test enrolled a device over ACME and logged in with it, checked through DNSSEC-signed DNS"
+const SuccessLine = "demo: OK: @alice.dhp.test enrolled a device over ACME and signed in to a site with its certificate and through OpenID Connect, as one DID, checked through DNSSEC-signed DNS"
+
+// DemoAccount is the provider account that owns @alice.dhp.test.
+const DemoAccount = "alice"
 
 // Options configures Run.
 type Options struct {
@@ -30,8 +34,9 @@ type Options struct {
 	// certificate and key). Empty means a temporary directory that Run
 	// removes when it returns.
 	DataDir string
-	// Keep leaves the DNS server and the relying party running after the
-	// checks, until ctx is done, and prints how to use them.
+	// Keep leaves the provider and the relying party running after the
+	// checks, until ctx is done, writes a PKCS#12 file for a browser and
+	// prints how to use them.
 	Keep bool
 }
 
@@ -50,7 +55,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	} else if err := prepareDataDir(dir); err != nil {
 		return err
 	}
-	p := &printer{out: out, total: 7}
+	p := &printer{out: out, total: 9}
 	fmt.Fprintln(out, "dnshandle demo: a DNS-handle login on loopback, data in", dir)
 
 	// Step 1: the provider.
@@ -66,14 +71,19 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	p.step("provider: DNS Handle Provider for %s on loopback (SQLite store, keys sealed at rest)", ProviderZone)
 	p.detail("authoritative DNS %s: zone signed with ECDSA P-256 keys and an NSEC3 chain", prov.addrs.DNS)
 	p.detail("ACME server %s/directory over HTTPS", prov.addrs.ACMEBaseURL)
+	p.detail("OpenID provider %s and web pages (sign-up, identities, devices) on the same listener", prov.addrs.Issuer)
 	p.detail("trust anchor for relying parties: %s", anchors[0])
 
-	// Step 2: the identity, published in the provider's zone.
-	alice, err := createIdentity(ctx, prov)
+	// Step 2: the account and the identity, published in the provider's zone.
+	password, err := newPassword()
+	if err != nil {
+		return err
+	}
+	alice, err := createIdentity(ctx, prov, password)
 	if err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
-	p.step("identity: created @%s: CSC (P-256, CA with pathlen 0, issuer %q) and records, in one transaction", alice.handle, pki.Marker)
+	p.step("identity: account %q and @%s: CSC (P-256, CA with pathlen 0, issuer %q) and records, in one transaction", DemoAccount, alice.handle, pki.Marker)
 	p.detail("permanent identifier (did:key of the CSC key): %s", alice.csc.DID)
 	for _, line := range strings.Split(strings.TrimSpace(alice.records.ZoneText()), "\n") {
 		p.detail("%s", line)
@@ -101,34 +111,56 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 	p.step("resolve @%s at the provider's DNS: validated locally from the trust anchor", alice.handle)
 	p.detail("TLSA %s: %s (%s)", res.TLSAInfo.Name, res.TLSAInfo.Status, res.TLSAInfo.Reason)
-	p.detail("TXT  %s: %s, did=%s", res.ATProtoInfo.Name, res.ATProtoInfo.Status, res.ATProto.DID)
+	p.detail("TXT  %s: %s, did=%s oauth=%s", res.ATProtoInfo.Name, res.ATProtoInfo.Status, res.ATProto.DID, res.ATProto.OAuth)
 
-	// Step 4: the relying party.
-	rp, err := startRelyingParty(resolver)
+	// Step 5: the relying party.
+	provClient, provRoots, err := providerClient(prov)
+	if err != nil {
+		return fmt.Errorf("relying party: %w", err)
+	}
+	rp, err := startRelyingParty(ctx, resolver, prov.addrs.DNS, anchors, provClient)
 	if err != nil {
 		return fmt.Errorf("relying party: %w", err)
 	}
 	defer rp.close()
-	p.step("relying party: TLS 1.3 on %s, asks for a client certificate under %q", rp.url, pki.Marker)
+	p.step("relying party: a web application behind the dnshandle proxy, TLS 1.3 on %s", rp.url)
+	p.detail("the proxy asks for a client certificate under %q and offers OIDC sign-in without one", pki.Marker)
 	if err := writeFiles(dir, alice, anchors, rp.serverCA); err != nil {
 		return fmt.Errorf("write files: %w", err)
 	}
 
-	// Step 5: the device logs in.
+	// Step 6: the device logs in with its certificate.
 	body, err := rp.get(ctx, &alice.device)
 	if err != nil {
 		return fmt.Errorf("login with the device certificate: %w", err)
 	}
-	p.step("TLS login with the device certificate: %s", strings.TrimSpace(body))
-	id := rp.lastIdentity()
-	if id == nil || id.Handle != alice.handle || id.DID != alice.csc.DID.String() {
-		return fmt.Errorf("login: the relying party saw identity %+v, want @%s with %s", id, alice.handle, alice.csc.DID)
+	p.step("TLS login with the device certificate: %s", body)
+	tlsID := rp.lastIdentity()
+	if tlsID == nil || tlsID.Handle != alice.handle || tlsID.DID != alice.csc.DID.String() || tlsID.Method != verify.MethodTLS {
+		return fmt.Errorf("login: the application saw identity %+v, want @%s with %s over tls", tlsID, alice.handle, alice.csc.DID)
 	}
 	p.detail("checked: leaf dNSName is the handle, TLSA 2 1 1 matches the CSC sent in the chain,")
-	p.detail("path leaf -> CSC verified, URI SAN = TXT did= = did:key of the CSC, DNSSEC %s", id.DNSSEC)
-	p.detail("identity: handle @%s, DID %s, device %s..., method %s", id.Handle, id.DID, id.Device[:16], id.Method)
+	p.detail("path leaf -> CSC verified, URI SAN = TXT did= = did:key of the CSC, DNSSEC secure")
+	p.detail("the application got DNS-Handle: %s, DNS-Handle-DID, DNS-Handle-Device: %s...", tlsID.Handle, tlsID.Device[:16])
 
-	// Step 7: what must fail does fail.
+	// Step 7: a browser without the certificate signs in over OIDC.
+	p.step("OIDC login in a browser without a certificate (cookie jar, real HTML forms):")
+	if _, err := oidcLogin(ctx, p, rp, prov, provRoots, DemoAccount, password); err != nil {
+		return fmt.Errorf("login through OpenID Connect: %w", err)
+	}
+	oidcID := rp.lastIdentity()
+	if oidcID == nil || oidcID.Method != "oidc" || oidcID.Handle != alice.handle {
+		return fmt.Errorf("OIDC login: the application saw identity %+v, want @%s over oidc", oidcID, alice.handle)
+	}
+	p.detail("the application got DNS-Handle: %s, DNS-Handle-Method: %s", oidcID.Handle, oidcID.Method)
+
+	// Step 8: both paths end at the same permanent identifier.
+	if oidcID.DID != tlsID.DID {
+		return fmt.Errorf("the OIDC login gave DID %s, the certificate login %s: want one DID", oidcID.DID, tlsID.DID)
+	}
+	p.step("same person, same account: certificate and OIDC logins both gave DID %s", oidcID.DID)
+
+	// Step 9: what must fail does fail.
 	if err := checkRejections(ctx, p, rp, alice); err != nil {
 		return err
 	}
@@ -137,7 +169,9 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if !opts.Keep {
 		return nil
 	}
-	printKeep(out, dir, prov, rp)
+	if err := printKeep(out, dir, prov, rp, alice, password); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "demo: stopped")
 	return nil
@@ -158,17 +192,17 @@ func prepareDataDir(dir string) error {
 	return nil
 }
 
-// checkRejections shows a request without a certificate getting the 401
-// challenge and a certificate from another CSC failing the handshake.
+// checkRejections shows an API request without a certificate getting the
+// 401 challenge, and a certificate from another CSC getting 403.
 func checkRejections(ctx context.Context, p *printer, rp *relyingParty, alice *identity) error {
-	status, challenge, err := rp.getStatus(ctx, nil)
+	status, challenge, _, err := rp.fetch(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("request without a certificate: %w", err)
 	}
 	if status != http.StatusUnauthorized || !strings.HasPrefix(challenge, verify.AuthScheme) {
 		return fmt.Errorf("request without a certificate: got status %d, challenge %q; want 401 with a %s challenge", status, challenge, verify.AuthScheme)
 	}
-	p.step("rejections: no certificate -> %d, WWW-Authenticate: %s", status, challenge)
+	p.step("rejections: an API client without a certificate -> %d, WWW-Authenticate: %s", status, challenge)
 
 	// Mallory has her own CSC and issues herself a certificate that claims
 	// Alice's handle; the TLSA record at alice.dhp.test does not list it.
@@ -180,14 +214,18 @@ func checkRejections(ctx context.Context, p *printer, rp *relyingParty, alice *i
 	if err != nil {
 		return err
 	}
-	if _, err := rp.get(ctx, &forged); err == nil {
-		return errors.New("a certificate for @alice.dhp.test from another CSC was accepted")
+	status, _, _, err = rp.fetch(ctx, &forged)
+	if err != nil {
+		return fmt.Errorf("request with a forged certificate: %w", err)
+	}
+	if status != http.StatusForbidden {
+		return fmt.Errorf("a certificate for @%s from another CSC got status %d, want 403", alice.handle, status)
 	}
 	var verr *verify.Error
 	if !errors.As(rp.lastError(), &verr) {
-		return fmt.Errorf("forged certificate: handshake failed, but the verifier reported %w", rp.lastError())
+		return fmt.Errorf("forged certificate: status 403, but the verifier reported %w", rp.lastError())
 	}
-	p.detail("a certificate for @%s signed by another CSC -> TLS alert bad_certificate; verifier: %v", alice.handle, verr)
+	p.detail("a certificate for @%s signed by another CSC -> %d; verifier: %v", alice.handle, status, verr)
 	return nil
 }
 
@@ -208,17 +246,37 @@ func writeFiles(dir string, alice *identity, anchors []dns.RR, serverCA *x509.Ce
 	return nil
 }
 
-// printKeep prints how to reach the running world.
-func printKeep(out io.Writer, dir string, prov *runningProvider, rp *relyingParty) {
+// printKeep writes a PKCS#12 file of the device for a browser and prints
+// how to reach the running world.
+func printKeep(out io.Writer, dir string, prov *runningProvider, rp *relyingParty, alice *identity, password string) error {
+	p12Password, err := newPassword()
+	if err != nil {
+		return err
+	}
+	device, err := client.Load(filepath.Join(dir, "device", AliceHandle))
+	if err != nil {
+		return err
+	}
+	p12, err := device.ExportPKCS12(p12Password, client.PKCS12Modern)
+	if err != nil {
+		return err
+	}
+	p12File := filepath.Join(dir, "alice.p12")
+	if err := os.WriteFile(p12File, p12, 0o600); err != nil {
+		return err
+	}
+
 	host, port, _ := net.SplitHostPort(prov.addrs.DNS)
 	admin := fmt.Sprintf("--data %s --kek-file %s --zone %s", prov.svc.Config.DataDir, prov.kekFile, ProviderZone)
+	anchor := filepath.Join(dir, "trust-anchor.ds")
 	fmt.Fprintf(out, `
 The demo world stays up until you press Ctrl-C. The commands below use the
 dnshandle binary: build it with "go build ./cmd/dnshandle" (then ./dnshandle),
 or put "go run ./cmd/dnshandle" in place of "dnshandle".
-  provider DNS:        %s
+  provider DNS:        %s (resolver address for relying parties)
+  provider web pages:  %s/ (account %q, password %s)
   provider ACME:       %s/directory (CA file %s)
-  relying party:       %s
+  relying party:       %s (behind the dnshandle proxy)
   files:               %s
 
 Try:
@@ -228,13 +286,22 @@ Try:
   curl --cacert %s --cert %s --key %s %s
   dnshandle admin identity list %s
   dnshandle admin device code @alice.dhp.test --label phone %s
+
+A browser (Chromium on Linux, with libnss3-tools):
+  pk12util -d sql:$HOME/.pki/nssdb -i %s -W %s
+  certutil -A -d sql:$HOME/.pki/nssdb -n "dnshandle demo site" -t "C,," -i %s
+  certutil -A -d sql:$HOME/.pki/nssdb -n "dnshandle demo provider" -t "C,," -i %s
+  then open %s and pick the certificate issued by CN=%s, or sign in with
+  @%s and the password above; see "dnshandle browser-policy" to skip the picker.
 `,
-		prov.addrs.DNS, prov.addrs.ACMEBaseURL, prov.svc.Config.ACMECAFile(), rp.url, dir,
+		prov.addrs.DNS, prov.addrs.Issuer, DemoAccount, password, prov.addrs.ACMEBaseURL, prov.svc.Config.ACMECAFile(), rp.url, dir,
 		host, port,
-		prov.addrs.DNS, filepath.Join(dir, "trust-anchor.ds"),
-		filepath.Join(dir, "device-chain.pem"), prov.addrs.DNS, filepath.Join(dir, "trust-anchor.ds"),
+		prov.addrs.DNS, anchor,
+		filepath.Join(dir, "device-chain.pem"), prov.addrs.DNS, anchor,
 		filepath.Join(dir, "server-ca.pem"), filepath.Join(dir, "device-chain.pem"), filepath.Join(dir, "device", AliceHandle, "key.pem"), rp.url,
-		admin, admin)
+		admin, admin,
+		p12File, p12Password, filepath.Join(dir, "server-ca.pem"), prov.svc.Config.ACMECAFile(), rp.url, alice.handle, alice.handle)
+	return nil
 }
 
 // printer numbers the steps of the demo.

@@ -3,8 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,15 +22,19 @@ func TestRunPrintsEveryStep(t *testing.T) {
 	text := out.String()
 
 	for _, want := range []string{
-		"[1/7] provider: DNS Handle Provider for dhp.test.",
-		"[2/7] identity: created @alice.dhp.test",
-		`[3/7] device: enrolled "laptop" over ACME`,
-		"[4/7] resolve @alice.dhp.test",
+		"[1/9] provider: DNS Handle Provider for dhp.test.",
+		"[2/9] identity: account \"alice\" and @alice.dhp.test",
+		`[3/9] device: enrolled "laptop" over ACME`,
+		"[4/9] resolve @alice.dhp.test",
 		"TLSA alice.dhp.test.: secure",
-		"[6/7] TLS login with the device certificate: signed in as @alice.dhp.test",
-		"DNSSEC secure",
-		"no certificate -> 401, WWW-Authenticate: DNSHandle realm=",
-		"signed by another CSC -> TLS alert bad_certificate; verifier: verify: tlsa:",
+		"oauth=https://127.0.0.1:",
+		"[6/9] TLS login with the device certificate: signed in as @alice.dhp.test",
+		"[7/9] OIDC login in a browser without a certificate",
+		"signed in at the provider as account \"alice\"",
+		"DNS-Handle-Method: oidc",
+		"[8/9] same person, same account: certificate and OIDC logins both gave DID did:key:",
+		"without a certificate -> 401, WWW-Authenticate: DNSHandle realm=",
+		"signed by another CSC -> 403; verifier: verify: tlsa:",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
@@ -69,30 +71,5 @@ func TestRunRejectsNonEmptyDataDir(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(keep); string(data) != "earlier certificate" {
 		t.Errorf("csc.pem was overwritten: %q", data)
-	}
-}
-
-func TestLoginPageNeedsNoIdentity(t *testing.T) {
-	rp, err := startRelyingParty(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rp.close()
-
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, rp.url+"login", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := rp.client(nil).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /login: status %s, want 200", resp.Status)
-	}
-	if !strings.Contains(string(body), "Present a device certificate for your handle") {
-		t.Errorf("login page body:\n%s", body)
 	}
 }

@@ -56,6 +56,9 @@ func startProvider(ctx context.Context, dir string) (*runningProvider, error) {
 	ready := make(chan provider.Addrs, 1)
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The OpenID provider library logs through slog's default logger;
+	// the demo prints its own account of each step instead.
+	slog.SetDefault(logger)
 	go func() { done <- svc.ServeAddrs(ctx, logger, func(a provider.Addrs) { ready <- a }) }()
 	p := &runningProvider{svc: svc, kekFile: kekFile}
 	p.stop = func() error {

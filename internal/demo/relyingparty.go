@@ -2,83 +2,124 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/oidclogin"
+	"github.com/dnshandle/dnshandle/proxy"
+	"github.com/dnshandle/dnshandle/resolve"
 	"github.com/dnshandle/dnshandle/verify"
 )
 
-// relyingParty is a small web site that accepts DNS-handle logins over
-// TLS client certificates.
+// relyingParty is a small web application behind `dnshandle proxy`'s
+// front (package proxy): visitors log in with a device certificate or,
+// without one, through "sign in with your DNS handle" over OIDC.
 type relyingParty struct {
 	url      string
 	serverCA *x509.Certificate
-	server   *http.Server
+
+	stop func()
+	app  *http.Server
 
 	mu      sync.Mutex
 	lastID  *verify.Identity
 	lastErr error
 }
 
-// startRelyingParty serves https://127.0.0.1:port/ with a verifier that
-// resolves handles through resolver.
-func startRelyingParty(resolver verify.HandleResolver) (*relyingParty, error) {
+// startRelyingParty serves the application on a loopback port and the
+// proxy in front of it on another, with a verifier that resolves handles
+// through resolver. OIDC logins resolve at dnsAddr, validated from
+// anchors, and fetch the provider's documents with providerClient.
+func startRelyingParty(ctx context.Context, resolver verify.HandleResolver, dnsAddr string, anchors []dns.RR, providerClient *http.Client) (*relyingParty, error) {
 	cert, ca, err := serverCertificate()
 	if err != nil {
 		return nil, err
 	}
 	rp := &relyingParty{serverCA: ca}
-	v := &verify.Verifier{Resolver: resolver}
 
-	config := verify.ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}}, v)
-	// Keep the verifier's error of each handshake: the client only sees
-	// a bad_certificate alert.
-	check := config.VerifyConnection
-	config.VerifyConnection = func(cs tls.ConnectionState) error {
-		err := check(cs)
-		rp.mu.Lock()
-		rp.lastErr = err
-		rp.mu.Unlock()
-		return err
-	}
-
-	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, _ := verify.FromContext(r.Context())
-		rp.mu.Lock()
-		rp.lastID = id
-		rp.mu.Unlock()
-		fmt.Fprintf(w, "signed in as %s (%s)\n", id.Handle.Display(), id.DID)
-	})
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	appListener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	rp.url = "https://" + listener.Addr().String() + "/"
-	mux := http.NewServeMux()
-	mux.Handle("/", verify.RequireIdentity("dnshandle demo", rp.url+"login", page))
-	mux.HandleFunc("/login", loginPage)
-	rp.server = &http.Server{
-		Handler:           v.Middleware(mux),
-		TLSConfig:         config,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Failed handshakes are expected in the demo; the verifier's
-		// reason is kept in lastErr and printed by the caller.
-		ErrorLog: log.New(io.Discard, "", 0),
+	rp.app = &http.Server{Handler: http.HandlerFunc(rp.serveApp), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rp.app.Serve(appListener) }()
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = rp.app.Close()
+		return nil, err
 	}
-	go func() { _ = rp.server.ServeTLS(listener, "", "") }()
+	rp.url = "https://" + listener.Addr().String() + "/"
+
+	// The OIDC login resolves the handle twice, the second time after the
+	// code exchange: it must see fresh answers, so its resolver has no cache.
+	fresh, err := resolve.New(resolve.Config{Servers: []string{dnsAddr}, TrustAnchors: anchors, Cache: resolve.CacheConfig{Disabled: true}})
+	if err != nil {
+		return nil, err
+	}
+	login, err := oidclogin.New(oidclogin.Config{
+		BaseURL: "https://" + listener.Addr().String(), Resolver: fresh, HTTPClient: providerClient,
+		ClientName: "dnshandle demo site", SessionKey: randomKey(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	v := &verify.Verifier{Resolver: resolver}
+	v.RequestError = func(_ *http.Request, err error) {
+		rp.mu.Lock()
+		rp.lastErr = err
+		rp.mu.Unlock()
+	}
+	front, err := proxy.New(proxy.Config{
+		Upstream: &url.URL{Scheme: "http", Host: appListener.Addr().String()},
+		Verifier: v, Realm: "dnshandle demo",
+		Login: login.Handler(), SessionIdentity: login.Identity,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = front.Serve(ctx, listener, &tls.Config{Certificates: []tls.Certificate{cert}})
+	}()
+	rp.stop = func() {
+		cancel()
+		<-done
+		_ = rp.app.Close()
+	}
 	return rp, nil
 }
 
-func (rp *relyingParty) close() {
-	_ = rp.server.Close()
+// serveApp is the application: it trusts the identity headers, which only
+// the proxy can set.
+func (rp *relyingParty) serveApp(w http.ResponseWriter, r *http.Request) {
+	id := &verify.Identity{
+		Handle: handle.Handle(r.Header.Get(proxy.HeaderHandle)),
+		DID:    r.Header.Get(proxy.HeaderDID), Device: r.Header.Get(proxy.HeaderDevice),
+		Method: r.Header.Get(proxy.HeaderMethod),
+	}
+	rp.mu.Lock()
+	rp.lastID = id
+	rp.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><title>demo site</title><p>signed in as %s (%s) with %s</p></html>\n",
+		id.Handle.Display(), id.DID, id.Method)
 }
+
+func (rp *relyingParty) close() { rp.stop() }
 
 func (rp *relyingParty) lastIdentity() *verify.Identity {
 	rp.mu.Lock()
@@ -108,56 +149,38 @@ func (rp *relyingParty) client(cert *tls.Certificate) *http.Client {
 	}
 }
 
-// get fetches the page with cert and returns its body; any status but 200
+// get fetches the page with cert and returns its text; any status but 200
 // is an error.
 func (rp *relyingParty) get(ctx context.Context, cert *tls.Certificate) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.url, nil)
+	status, _, body, err := rp.fetch(ctx, cert)
 	if err != nil {
 		return "", err
+	}
+	p := &page{Body: body}
+	if status != http.StatusOK {
+		return "", fmt.Errorf("status %d: %.300s", status, p.text())
+	}
+	return p.text(), nil
+}
+
+// fetch sends an API request (no Accept: text/html) with cert and returns
+// the status, the WWW-Authenticate header and the body.
+func (rp *relyingParty) fetch(ctx context.Context, cert *tls.Certificate) (int, string, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.url, nil)
+	if err != nil {
+		return 0, "", nil, err
 	}
 	resp, err := rp.client(cert).Do(req)
 	if err != nil {
-		return "", err
+		return 0, "", nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %s: %s", resp.Status, body)
-	}
-	return string(body), nil
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage))
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body, err
 }
 
-// getStatus fetches the page with cert and returns the status and the
-// WWW-Authenticate header.
-func (rp *relyingParty) getStatus(ctx context.Context, cert *tls.Certificate) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := rp.client(cert).Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), nil
-}
-
-// loginPage serves the page the 401 challenge points at. It explains how
-// to log in and needs no identity itself.
-func loginPage(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprint(w, `Log in to this site with a DNS handle.
-
-Present a device certificate for your handle: a chain [leaf, CSC] whose CSC
-is accredited by a TLSA record "2 1 1" at the handle, and whose leaf carries
-your DID from the handle's _atproto TXT record. This site asks for client
-certificates under the name "CN=DNS Handle Client Authentication".
-
-Signing in through your handle's OpenID Connect provider is not available
-in this demo yet.
-`)
+func randomKey() []byte {
+	key := make([]byte, oidclogin.SessionKeySize)
+	_, _ = rand.Read(key) // crypto/rand.Read does not fail on supported systems
+	return key
 }

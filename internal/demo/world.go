@@ -23,7 +23,6 @@ import (
 	"github.com/dnshandle/dnshandle/client"
 	"github.com/dnshandle/dnshandle/handle"
 	"github.com/dnshandle/dnshandle/pki"
-	"github.com/dnshandle/dnshandle/provider"
 	"github.com/dnshandle/dnshandle/records"
 )
 
@@ -121,18 +120,15 @@ func serverCertificate() (tls.Certificate, *x509.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, ca, nil
 }
 
-// createIdentity creates the account "alice" and the identity
-// @alice.dhp.test at the provider, which publishes its signed records.
-func createIdentity(ctx context.Context, prov *runningProvider) (*identity, error) {
-	password := make([]byte, 16)
-	if _, err := rand.Read(password); err != nil {
-		return nil, err
-	}
-	if _, err := prov.svc.CreateAccount(ctx, "alice", hex.EncodeToString(password)); err != nil {
+// createIdentity creates the account DemoAccount with password and the
+// identity @alice.dhp.test at the provider, which publishes its signed
+// records with oauth= naming its OpenID provider.
+func createIdentity(ctx context.Context, prov *runningProvider, password string) (*identity, error) {
+	if _, err := prov.svc.CreateAccount(ctx, DemoAccount, password); err != nil {
 		return nil, err
 	}
 	h := handle.Handle(AliceHandle)
-	created, err := prov.svc.CreateIdentity(ctx, "alice", h, provider.IdentityOptions{})
+	created, err := prov.svc.CreateIdentity(ctx, DemoAccount, h, prov.svc.DefaultIdentityOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +137,15 @@ func createIdentity(ctx context.Context, prov *runningProvider) (*identity, erro
 		return nil, err
 	}
 	return &identity{handle: h, csc: csc, records: created.Records}, nil
+}
+
+// newPassword returns a random password of 20 characters.
+func newPassword() (string, error) {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // enrollDevice mints an enrollment code at the provider and enrolls a

@@ -1,0 +1,157 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/provider/oidc"
+	"github.com/dnshandle/dnshandle/provider/web"
+	"github.com/dnshandle/dnshandle/resolve"
+	"github.com/dnshandle/dnshandle/verify"
+)
+
+// sessionKeyFile is the file, under the data directory, that keeps the
+// key of the web sessions, sealed with the key-encryption key.
+const sessionKeyFile = "web/session.key"
+
+// mountWeb adds the web pages and the OpenID provider to mux, the handler
+// of the HTTPS listener whose origin is origin, and changes tlsConfig so
+// that browsers may present a device certificate. dnsAddr is the address
+// of the provider's own DNS server, which certificate sign-in asks for
+// hosted handles.
+func (s *Service) mountWeb(ctx context.Context, logger *slog.Logger, mux *http.ServeMux, tlsConfig *tls.Config, origin, dnsAddr string) error {
+	issuer := s.Config.OIDCIssuer()
+	if issuer == "" {
+		issuer = origin
+	}
+	s.mu.Lock()
+	s.issuer = issuer
+	s.mu.Unlock()
+
+	key, err := s.sessionKey()
+	if err != nil {
+		return err
+	}
+	verifier, err := s.signInVerifier(ctx, dnsAddr)
+	if err != nil {
+		return err
+	}
+	pages, err := web.New(web.Config{
+		Provider: s, Store: s.Store, SessionKey: key, Verifier: verifier,
+		Zones: zoneNames(s.Config), ACMEDirectoryURL: s.acmeBaseURL(origin) + "/directory",
+		Logger: logger.With("component", "web"), Now: s.Now,
+	})
+	if err != nil {
+		return err
+	}
+	clients := make([]oidc.ClientConfig, len(s.Config.OIDC.Clients))
+	for i, c := range s.Config.OIDC.Clients {
+		clients[i] = oidc.ClientConfig{ID: c.ID, Secret: c.Secret, RedirectURIs: c.RedirectURIs, Public: c.Public, Name: c.Name}
+	}
+	op, err := oidc.New(ctx, oidc.Config{
+		Issuer: issuer, Store: s.Store, Sealer: s.Sealer, Sessions: pages,
+		StaticClients: clients, AllowRegistration: !s.Config.OIDC.ClosedRegistration,
+		Logger: logger.With("component", "oidc"), Now: s.Now,
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range op.Patterns() {
+		mux.Handle(p, pages.KeepSession(op.Handler()))
+	}
+	mux.Handle("/", pages.Handler())
+	web.TLSClientAuth(tlsConfig)
+	logger.Info("OpenID provider and web pages started", "issuer", issuer, "sign_up", origin+"/signup")
+	return nil
+}
+
+// acmeBaseURL returns the ACME base URL on the listener with origin.
+func (s *Service) acmeBaseURL(origin string) string {
+	if s.Config.ACME.BaseURL != "" {
+		return s.Config.ACME.BaseURL
+	}
+	return origin + "/acme"
+}
+
+// sessionKey returns the key of the web sessions, made and stored sealed
+// in the data directory on first use, so that sessions survive restarts.
+func (s *Service) sessionKey() ([]byte, error) {
+	path := filepath.Join(s.Config.DataDir, sessionKeyFile)
+	const purpose = "web-session-key"
+	sealed, err := os.ReadFile(path)
+	if err == nil {
+		key, err := s.Sealer.Open(sealed, purpose)
+		if err != nil {
+			return nil, fmt.Errorf("web session key %s: %w: remove the file to make a new key (signs everyone out)", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, web.SessionKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if sealed, err = s.Sealer.Seal(key, purpose); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, sealed, 0o600); err != nil {
+		return nil, fmt.Errorf("store the web session key: %w", err)
+	}
+	return key, nil
+}
+
+// signInVerifier returns the verifier of certificate sign-in: hosted
+// handles resolve at the provider's own DNS server, validated from the
+// zones' DS records, and other handles through Service.Resolver.
+func (s *Service) signInVerifier(ctx context.Context, dnsAddr string) (*verify.Verifier, error) {
+	var anchors []dns.RR
+	for _, z := range zoneNames(s.Config) {
+		ds, err := s.Signer.DS(ctx, z)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			anchors = append(anchors, d)
+		}
+	}
+	own, err := resolve.New(resolve.Config{Servers: []string{dnsAddr}, TrustAnchors: anchors})
+	if err != nil {
+		return nil, err
+	}
+	return &verify.Verifier{Resolver: &zoneResolver{cfg: s.Config, hosted: own, other: s.Resolver}}, nil
+}
+
+// zoneResolver sends handles under the provider's zones to hosted and
+// every other handle to other.
+type zoneResolver struct {
+	cfg    *Config
+	hosted *resolve.Resolver
+	other  *resolve.Resolver
+}
+
+// Resolve implements verify.HandleResolver.
+func (z *zoneResolver) Resolve(ctx context.Context, h handle.Handle) (*resolve.Result, error) {
+	if z.cfg.ZoneFor(h.String()) != "" {
+		return z.hosted.Resolve(ctx, h)
+	}
+	if z.other == nil {
+		return nil, fmt.Errorf("handle %s is not under a provider zone, and no resolver for other domains is configured", h)
+	}
+	return z.other.Resolve(ctx, h)
+}
