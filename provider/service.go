@@ -42,6 +42,12 @@ type Service struct {
 	issuer string
 }
 
+// AccountName returns the stored form of an account name: without
+// surrounding white space, in lowercase.
+func AccountName(name string) string {
+	return strings.ToLower(strings.TrimSpace(name))
+}
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -81,8 +87,9 @@ func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
 }
 
 // CreateAccount stores a new account with an argon2id hash of password.
+// The name is stored in lowercase, as the web pages sign in with it.
 func (s *Service) CreateAccount(ctx context.Context, name, password string) (*store.Account, error) {
-	name = strings.TrimSpace(name)
+	name = AccountName(name)
 	if name == "" {
 		return nil, errors.New("account name is empty")
 	}
@@ -130,6 +137,7 @@ type NewIdentity struct {
 // provider zone, its TLSA and TXT records, signed and in the zone. All of
 // it is one transaction: an identity never exists without its records.
 func (s *Service) CreateIdentity(ctx context.Context, accountName string, h handle.Handle, opts IdentityOptions) (*NewIdentity, error) {
+	accountName = AccountName(accountName)
 	acct, err := s.Store.AccountByName(ctx, accountName)
 	if err != nil {
 		return nil, fmt.Errorf("account %q: %w", accountName, err)

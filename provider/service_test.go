@@ -212,3 +212,18 @@ func TestCreateAccountRules(t *testing.T) {
 		t.Errorf("password hash %q is not an argon2id PHC string", acct.PasswordHash)
 	}
 }
+
+func TestCreateAccountLowercasesName(t *testing.T) {
+	ctx := context.Background()
+	svc := testService(t)
+	acct, err := svc.CreateAccount(ctx, "  Bob ", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.Name != "bob" {
+		t.Errorf("stored name %q, want bob", acct.Name)
+	}
+	if _, err := svc.CreateIdentity(ctx, "BOB", handle.Handle("bob.dhp.test"), IdentityOptions{}); err != nil {
+		t.Errorf("CreateIdentity with the name in capitals: %v", err)
+	}
+}

@@ -199,7 +199,7 @@ it verified.`,
 			return withService(cmd.Context(), open, func(svc *provider.Service) error {
 				var accountID int64
 				if listAccount != "" {
-					acct, err := svc.Store.AccountByName(cmd.Context(), listAccount)
+					acct, err := svc.Store.AccountByName(cmd.Context(), provider.AccountName(listAccount))
 					if err != nil {
 						return fmt.Errorf("account %q: %w", listAccount, err)
 					}
