@@ -90,7 +90,17 @@ func writePage(w http.ResponseWriter, r *http.Request, status int, data pageData
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(body.Len()))
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	formAction := "'self'"
+	if data.SignIn && data.LoginConfigured {
+		// The sign-in form posts to LoginPath, which redirects to the
+		// authorization endpoint of the handle's OpenID provider, an
+		// origin that only DNS names. Chromium checks form-action on each
+		// redirect of a form submission (seen with Chromium 156), so
+		// 'self' blocks the sign-in. https: still keeps form data off
+		// cleartext and other schemes.
+		formAction = "https:"
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction)
 	w.WriteHeader(status)
 	_, _ = w.Write(body.Bytes())
 }

@@ -144,13 +144,16 @@ func TestNoCertificateBrowserGetsSignInPage(t *testing.T) {
 		login     http.Handler
 		want      []string
 		challenge string
+		// formAction is the page's CSP form-action: the sign-in form's
+		// POST redirects to the provider, which browsers check against it.
+		formAction string
 	}{
 		{"oidc configured", login,
 			[]string{"Sign in with your DNS handle", `action="/.dnshandle/login"`, `name="return" value="/private?a=1"`, `method="post"`},
-			`DNSHandle realm="test", login="https://` + "%HOST%" + `/.dnshandle/login"`},
+			`DNSHandle realm="test", login="https://` + "%HOST%" + `/.dnshandle/login"`, "form-action https:"},
 		{"oidc not configured", nil,
 			[]string{"Sign in with your DNS handle", "OIDC sign-in is not configured"},
-			`DNSHandle realm="test"`},
+			`DNSHandle realm="test"`, "form-action 'self'"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +172,9 @@ func TestNoCertificateBrowserGetsSignInPage(t *testing.T) {
 				if !strings.Contains(body, want) {
 					t.Errorf("page lacks %q:\n%s", want, body)
 				}
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, tc.formAction) || !strings.HasPrefix(csp, "default-src 'none'") {
+				t.Errorf("Content-Security-Policy = %q, want default-src 'none' and %s", csp, tc.formAction)
 			}
 			challenge := strings.ReplaceAll(tc.challenge, "%HOST%", f.srv.Listener.Addr().String())
 			if got := resp.Header.Get("WWW-Authenticate"); got != challenge {
