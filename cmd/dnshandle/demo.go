@@ -18,19 +18,26 @@ func newDemoCommand() *cobra.Command {
 		Long: `Run the demo world on loopback, with no configuration and no network:
 
   1. start a DNS Handle Provider for dhp.test: SQLite store, signed zone,
-     authoritative DNS and an ACME server, all on 127.0.0.1;
-  2. create the identity @alice.dhp.test: a CSC, its did:key, and its TLSA
-     and TXT records, signed into the zone;
+     authoritative DNS, and one HTTPS listener with ACME, an OpenID
+     provider and the web pages, all on 127.0.0.1;
+  2. create the account alice and the identity @alice.dhp.test: a CSC, its
+     did:key, and its TLSA and TXT records (did= and oauth=), signed into
+     the zone;
   3. enroll a device over ACME with a one-time enrollment code;
   4. resolve the handle and validate the answers from the zone's DS;
-  5. start a relying party that asks for DNS-handle client certificates;
-  6. log in with the device certificate over TLS 1.3;
-  7. show that a request without a certificate gets the 401 challenge and
-     that a certificate from another CSC fails the handshake.
+  5. start a web application behind the dnshandle proxy;
+  6. log in to it with the device certificate over TLS 1.3;
+  7. log in to it again without a certificate, through OpenID Connect:
+     the site's handle form, the provider's sign-in and consent pages;
+  8. check that both logins gave the same DID;
+  9. show that an API request without a certificate gets the 401
+     challenge and that a certificate from another CSC gets 403.
 
 It prints what each step checked and ends with a line starting "demo: OK".
-With --keep the servers stay up until Ctrl-C and the files to try them by
-hand are kept in --data (a temporary directory by default).`,
+With --keep the servers stay up until Ctrl-C, the files to try them by
+hand are kept in --data (a temporary directory by default), and the
+output lists the addresses, the account's password, a PKCS#12 file of the
+device for a browser and the commands to try.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -39,6 +46,6 @@ hand are kept in --data (a temporary directory by default).`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.DataDir, "data", "", "new or empty directory for the demo's provider store, trust anchor, certificates and device key (default: a temporary directory, removed on exit)")
-	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the DNS server and the relying party running until Ctrl-C")
+	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the provider and the relying party running until Ctrl-C, and write a PKCS#12 file for a browser")
 	return cmd
 }

@@ -285,21 +285,26 @@ Try:
   dnshandle verify --chain %s --server %s --trust-anchor %s
   curl --cacert %s --cert %s --key %s %s
   dnshandle admin identity list %s
-  dnshandle admin device code @alice.dhp.test --label phone %s
+  dnshandle admin device code @alice.dhp.test --label phone --base-url %s %s
+  dnshandle device enroll --code <the code printed> --ca %s --dir %s
 
 A browser (Chromium on Linux, with libnss3-tools):
   pk12util -d sql:$HOME/.pki/nssdb -i %s -W %s
   certutil -A -d sql:$HOME/.pki/nssdb -n "dnshandle demo site" -t "C,," -i %s
   certutil -A -d sql:$HOME/.pki/nssdb -n "dnshandle demo provider" -t "C,," -i %s
-  then open %s and pick the certificate issued by CN=%s, or sign in with
-  @%s and the password above; see "dnshandle browser-policy" to skip the picker.
+  then open %s and pick the certificate issued by CN=%s. Without a
+  certificate, type @%s at the site, then the account name alice and the
+  password above at the provider. "dnshandle browser-policy" writes a
+  Chromium policy that skips the certificate picker.
+  (On a fresh HOME, create the NSS database first:
+  mkdir -p $HOME/.pki/nssdb && certutil -N -d sql:$HOME/.pki/nssdb --empty-password)
 `,
 		prov.addrs.DNS, prov.addrs.Issuer, DemoAccount, password, prov.addrs.ACMEBaseURL, prov.svc.Config.ACMECAFile(), rp.url, dir,
 		host, port,
 		prov.addrs.DNS, anchor,
 		filepath.Join(dir, "device-chain.pem"), prov.addrs.DNS, anchor,
 		filepath.Join(dir, "server-ca.pem"), filepath.Join(dir, "device-chain.pem"), filepath.Join(dir, "device", AliceHandle, "key.pem"), rp.url,
-		admin, admin,
+		admin, prov.addrs.ACMEBaseURL, admin, prov.svc.Config.ACMECAFile(), filepath.Join(dir, "phone"),
 		p12File, p12Password, filepath.Join(dir, "server-ca.pem"), prov.svc.Config.ACMECAFile(), rp.url, alice.handle, alice.handle)
 	return nil
 }
