@@ -67,18 +67,20 @@ func newServeCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the DNS Handle Provider: store, signed authoritative DNS, operations endpoint",
+		Short: "Run the DNS Handle Provider: signed authoritative DNS, ACME, OpenID provider, web pages",
 		Long: `Run the DNS Handle Provider until interrupted.
 
 It opens the store (SQLite in --data, or PostgreSQL with --database),
 creates the configured zones with their DNSSEC keys on first start, serves
 them over DNS on --dns-listen with NOTIFY, AXFR and IXFR for configured
 secondaries, serves /metrics, /healthz and /readyz on --http-listen, and
-serves the ACME enrollment endpoint for devices over HTTPS on --acme-listen
-(directory at <base_url>/directory; mint codes with "dnshandle admin device
-code"). Without [acme] cert_file and key_file it makes a self-signed loopback
-certificate in <data>/acme/ca.pem, which devices pass to
-"dnshandle device enroll --ca".
+serves one HTTPS listener on --acme-listen with the ACME enrollment endpoint
+for devices (directory at <base_url>/directory; mint codes with "dnshandle
+admin device code"), the OpenID provider (discovery at
+<issuer>/.well-known/openid-configuration) and the web pages (/signup,
+/signin, identities, devices), unless [oidc] disabled is set. Without [acme]
+cert_file and key_file it makes a self-signed loopback certificate in
+<data>/acme/ca.pem, which devices pass to "dnshandle device enroll --ca".
 Private keys are sealed with the key-encryption key (--kek-file or
 DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 		Example: `  head -c 32 /dev/urandom | xxd -p -c 64 > kek.hex && chmod 600 kek.hex
@@ -125,7 +127,7 @@ DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 	f := cmd.Flags()
 	f.StringVar(&dnsListen, "dns-listen", "", "UDP and TCP address of the authoritative DNS server (default "+provider.DefaultDNSListen+")")
 	f.StringVar(&httpListen, "http-listen", "", "address of /metrics, /healthz and /readyz (default "+provider.DefaultHTTPListen+")")
-	f.StringVar(&acmeListen, "acme-listen", "", "HTTPS address of the ACME enrollment endpoint (default "+provider.DefaultACMEListen+", or DNSHANDLE_ACME_LISTEN)")
+	f.StringVar(&acmeListen, "acme-listen", "", "HTTPS address of ACME, the OpenID provider and the web pages (default "+provider.DefaultACMEListen+", or DNSHANDLE_ACME_LISTEN)")
 	f.StringVar(&logFormat, "log-format", "", "log format: text or json (default text)")
 	f.StringVar(&logLevel, "log-level", "", "minimum log level: debug, info, warn or error (default info)")
 	return cmd
