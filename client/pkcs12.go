@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
+	"unicode/utf8"
 
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -37,6 +38,11 @@ func (e PKCS12Encoding) String() string {
 	return fmt.Sprintf("PKCS12Encoding(%d)", int(e))
 }
 
+// MinPKCS12PasswordLength is the minimum number of characters (Unicode
+// code points) of a PKCS #12 password. The file holds the device key and
+// its key derivation is cheap, so a shorter password is rejected.
+const MinPKCS12PasswordLength = 8
+
 // ExportError reports a device that cannot be exported as PKCS #12.
 type ExportError struct {
 	// Reason describes what is wrong.
@@ -60,16 +66,19 @@ func (e *ExportError) Unwrap() error { return e.Err }
 // MAC-protected with password. Browsers import such a file into their
 // certificate store, for example with NSS's pk12util.
 //
-// password must not be empty. The key derivation runs 2048 iterations,
-// which protects a weak password poorly: use a long random one, and keep
-// the file only as long as the import takes, because it holds the device
-// key. Errors are *ExportError.
+// password must have at least MinPKCS12PasswordLength characters. The key
+// derivation runs 2048 iterations, which protects a weak password poorly:
+// use a long random one, and keep the file only as long as the import
+// takes, because it holds the device key. Errors are *ExportError.
 func EncodePKCS12(key crypto.Signer, chain []*x509.Certificate, password string, encoding PKCS12Encoding) ([]byte, error) {
 	if key == nil || len(chain) == 0 || chain[0] == nil {
 		return nil, &ExportError{Reason: "a private key and at least the leaf certificate are required"}
 	}
 	if password == "" {
 		return nil, &ExportError{Reason: "the password is empty: give a password that the importing program will ask for"}
+	}
+	if n := utf8.RuneCountInString(password); n < MinPKCS12PasswordLength {
+		return nil, &ExportError{Reason: fmt.Sprintf("the password is too short (%d characters): use at least %d, because the file holds the device key", n, MinPKCS12PasswordLength)}
 	}
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(chain[0].PublicKey) {

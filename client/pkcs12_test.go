@@ -12,6 +12,27 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
+// testPKCS12Password is long enough for MinPKCS12PasswordLength.
+const testPKCS12Password = "correct horse"
+
+func TestEncodePKCS12MinimumPassword(t *testing.T) {
+	t.Parallel()
+	id := newTestIdentity(t, "alice.dhp.test")
+	key, leaf := id.issue(t, "laptop")
+	chain := []*x509.Certificate{leaf, id.csc.Certificate}
+
+	// The length counts characters, not bytes: eight two-byte characters
+	// pass, seven do not.
+	if _, err := EncodePKCS12(key, chain, strings.Repeat("ä", MinPKCS12PasswordLength), PKCS12Modern); err != nil {
+		t.Errorf("a password of %d characters: %v", MinPKCS12PasswordLength, err)
+	}
+	_, err := EncodePKCS12(key, chain, strings.Repeat("ä", MinPKCS12PasswordLength-1), PKCS12Modern)
+	var ee *ExportError
+	if !errors.As(err, &ee) {
+		t.Errorf("a password of %d characters = %v, want an *ExportError", MinPKCS12PasswordLength-1, err)
+	}
+}
+
 func TestExportPKCS12RoundTrip(t *testing.T) {
 	t.Parallel()
 	id := newTestIdentity(t, "alice.dhp.test")
@@ -67,11 +88,12 @@ func TestEncodePKCS12Rejects(t *testing.T) {
 		want     string
 	}{
 		{"empty password", key, chain, "", PKCS12Modern, "password is empty"},
-		{"no chain", key, nil, "pw", PKCS12Modern, "leaf certificate are required"},
-		{"no key", nil, chain, "pw", PKCS12Modern, "private key"},
-		{"key of another device", otherKey, chain, "pw", PKCS12Modern, "does not match"},
-		{"nil CA", key, []*x509.Certificate{leaf, nil}, "pw", PKCS12Modern, "certificate 1 of the chain is nil"},
-		{"unknown encoding", key, chain, "pw", PKCS12Encoding(9), "unknown encoding 9"},
+		{"short password", key, chain, "pässwör", PKCS12Modern, "the password is too short (7 characters): use at least 8"},
+		{"no chain", key, nil, testPKCS12Password, PKCS12Modern, "leaf certificate are required"},
+		{"no key", nil, chain, testPKCS12Password, PKCS12Modern, "private key"},
+		{"key of another device", otherKey, chain, testPKCS12Password, PKCS12Modern, "does not match"},
+		{"nil CA", key, []*x509.Certificate{leaf, nil}, testPKCS12Password, PKCS12Modern, "certificate 1 of the chain is nil"},
+		{"unknown encoding", key, chain, testPKCS12Password, PKCS12Encoding(9), "unknown encoding 9"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -206,7 +206,7 @@ func (l *Login) verifyIDToken(ctx context.Context, p *provider, c oauthClient, r
 		return "", &ClaimError{Claim: "sub", Reason: fmt.Sprintf("%q is not a DID, so it cannot be the handle's permanent identifier", token.Subject)}
 	}
 	if claims.Handle != nil && *claims.Handle != pending.Handle {
-		return "", &ClaimError{Claim: "handle", Reason: fmt.Sprintf("is %q, but the login is for %q", *claims.Handle, pending.Handle)}
+		return "", &HandleClaimError{Login: pending.Handle, Token: *claims.Handle}
 	}
 	return token.Subject, nil
 }

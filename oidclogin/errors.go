@@ -292,7 +292,8 @@ func (e *ClientError) Error() string {
 
 // ClaimError reports an ID token claim that fails a check of this package
 // (the signature, iss, aud and exp checks of the verifier return their own
-// errors).
+// errors). A handle claim that names another handle is a
+// *HandleClaimError instead.
 type ClaimError struct {
 	// Claim is the claim's name, for example "nonce" or "handle".
 	Claim string
@@ -302,6 +303,20 @@ type ClaimError struct {
 
 func (e *ClaimError) Error() string {
 	return fmt.Sprintf("ID token claim %q: %s", e.Claim, e.Reason)
+}
+
+// HandleClaimError reports an ID token whose handle claim names another
+// handle than the one typed at the start of the login, for example because
+// the person chose another of their handles at the provider.
+type HandleClaimError struct {
+	// Login is the handle the login started with.
+	Login string
+	// Token is the value of the ID token's handle claim.
+	Token string
+}
+
+func (e *HandleClaimError) Error() string {
+	return fmt.Sprintf("the provider signed in the handle %q (the ID token's handle claim), but this sign-in started for %q", e.Token, e.Login)
 }
 
 // BindingError reports DNS records that, resolved again after the token

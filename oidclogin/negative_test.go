@@ -1,6 +1,7 @@
 package oidclogin
 
 import (
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"net/url"
@@ -82,6 +83,8 @@ func TestStartFailures(t *testing.T) {
 			check: func(err error) bool { var e *NoIssuerError; return errors.As(err, &e) && !e.NXDomain }, pageText: "no oauth= value in the TXT records at _atproto.nooauth.dhp.test."},
 		{name: "unknown handle", input: "nobody.dhp.test", status: 400, step: StepResolve,
 			check: func(err error) bool { var e *NoIssuerError; return errors.As(err, &e) && e.NXDomain }, pageText: "does not exist in DNS"},
+		{name: "unknown handle advice", input: "nobody.dhp.test", status: 400, step: StepResolve,
+			check: func(err error) bool { var e *NoIssuerError; return errors.As(err, &e) && e.NXDomain }, pageText: "Check the spelling of your handle"},
 		{name: "no did", input: "nodid.dhp.test", status: 400, step: StepResolve,
 			check: func(err error) bool { var e *MissingDIDError; return errors.As(err, &e) }, pageText: "no did= value"},
 		{name: "oauth not https", input: "badissuer.dhp.test", status: 400, step: StepResolve,
@@ -255,8 +258,14 @@ func TestCallbackFailures(t *testing.T) {
 		{
 			name:   "handle claim differs",
 			opts:   func(*callbackEnv) testOPOptions { return testOPOptions{handleClaim: "mallory.dhp.test"} },
-			status: 502, step: StepIDToken,
-			check: claimCheck("handle"),
+			status: 403, step: StepIDToken,
+			check: func(tb testing.TB, err error, _ string) {
+				var e *HandleClaimError
+				if !errors.As(err, &e) || e.Token != "mallory.dhp.test" || e.Login != "alice.dhp.test" {
+					tb.Fatalf("error = %v, want a *HandleClaimError for mallory.dhp.test", err)
+				}
+			},
+			page: "To sign in as @mallory.dhp.test, type mallory.dhp.test here. To sign in as @alice.dhp.test, start again and choose @alice.dhp.test at your provider.",
 		},
 		{
 			name:   "sub is not a DID",
@@ -493,6 +502,58 @@ func TestLookupFailurePage(t *testing.T) {
 	}
 	if !strings.Contains(body, "The DNS lookup failed") {
 		t.Errorf("the page does not explain the lookup failure:\n%s", body)
+	}
+}
+
+func TestRefusedHandlePage(t *testing.T) {
+	t.Parallel()
+	op := startTestOP(t, testOPOptions{})
+	w := newWorld(t, []string{txt("alice.dhp.test", "did="+aliceDID, "oauth="+op.issuer)}, nil)
+	// An authoritative server returns REFUSED for a name outside its
+	// zones, such as a misspelled handle.
+	w.server.SetHandler(func(rw dns.ResponseWriter, req *dns.Msg) bool {
+		if !strings.HasSuffix(req.Question[0].Name, "alcie.dhp.test.") {
+			return false
+		}
+		m := new(dns.Msg)
+		m.SetRcode(req, dns.RcodeRefused)
+		_ = rw.WriteMsg(m)
+		return true
+	})
+	r := newRP(t, w, tlsClient(op.srv), nil)
+
+	resp, body := r.startLogin(t, newBrowser(t, r.srv), "alcie.dhp.test", "")
+	err := expectFailure(t, r, resp, body, http.StatusBadRequest, StepResolve)
+	var lookup *resolve.LookupError
+	if !errors.As(err, &lookup) || lookup.Kind != resolve.KindRefused {
+		t.Fatalf("error = %v, want a REFUSED *resolve.LookupError", err)
+	}
+	if !strings.Contains(body, "Check the spelling of your handle") {
+		t.Errorf("the page does not tell the person to check the spelling:\n%s", body)
+	}
+	if strings.Contains(body, "Try again in a moment") {
+		t.Errorf("the page tells the person to try again, which cannot help:\n%s", body)
+	}
+}
+
+func TestUntrustedProviderPage(t *testing.T) {
+	t.Parallel()
+	op := startTestOP(t, testOPOptions{})
+	w := newWorld(t, []string{txt("alice.dhp.test", "did="+aliceDID, "oauth="+op.issuer)}, nil)
+	// The relying party trusts only the system roots, which lack the
+	// test provider's certificate.
+	r := newRP(t, w, &http.Client{Timeout: 10 * time.Second}, nil)
+
+	resp, body := r.startLogin(t, newBrowser(t, r.srv), "alice.dhp.test", "")
+	err := expectFailure(t, r, resp, body, http.StatusBadGateway, StepDiscovery)
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("error = %v, want an x509.UnknownAuthorityError", err)
+	}
+	for _, want := range []string{"This site does not trust your provider", "Tell the operator of this site to trust the provider"} {
+		if !strings.Contains(body, htmlEscape(want)) {
+			t.Errorf("the page lacks %q:\n%s", want, body)
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 package oidclogin
 
 import (
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 
@@ -126,9 +128,18 @@ var stepTitles = map[Step]string{
 
 // title returns the heading of the error page.
 func title(e *Error) string {
-	var lookup *resolve.LookupError
-	if errors.As(e.Err, &lookup) {
+	var (
+		lookup      *resolve.LookupError
+		handleClaim *HandleClaimError
+		unknown     x509.UnknownAuthorityError
+	)
+	switch {
+	case errors.As(e.Err, &lookup):
 		return "Your handle could not be looked up in DNS"
+	case errors.As(e.Err, &handleClaim):
+		return "You chose another handle at your provider"
+	case errors.As(e.Err, &unknown):
+		return "This site does not trust your provider's certificate"
 	}
 	if t, ok := stepTitles[e.Step]; ok {
 		return t
@@ -136,15 +147,19 @@ func title(e *Error) string {
 	return "The sign-in failed"
 }
 
-// advice returns what the person can do about a failed login.
+// advice returns what the person can do about a failed login. Only
+// failures of the provider, of DNS servers or of the network end with
+// "try again".
 func advice(e *Error) string {
 	var (
-		noIssuer *NoIssuerError
-		state    *StateError
-		oauthErr *OAuthError
-		config   *ConfigError
-		lookup   *resolve.LookupError
-		ret      *ReturnPathError
+		noIssuer    *NoIssuerError
+		state       *StateError
+		oauthErr    *OAuthError
+		config      *ConfigError
+		lookup      *resolve.LookupError
+		ret         *ReturnPathError
+		handleClaim *HandleClaimError
+		unknown     x509.UnknownAuthorityError
 	)
 	switch {
 	case errors.As(e.Err, &config):
@@ -153,10 +168,19 @@ func advice(e *Error) string {
 		return "Open the sign-in page from a link on this site and try again."
 	case e.Step == StepInput:
 		return "Type your handle as a domain name, for example alice.example.com."
+	case errors.As(e.Err, &noIssuer) && noIssuer.NXDomain:
+		return "Check the spelling of your handle and type it again. If it is right, its owner has not published it in DNS yet."
 	case errors.As(e.Err, &noIssuer):
 		return "Ask your handle provider to publish the oauth= value in the _atproto TXT record of your handle, or sign in with a device certificate."
+	case refused(e):
+		return "No DNS server answers for that name. Check the spelling of your handle and type it again; if it is right, tell your handle provider."
 	case errors.As(e.Err, &lookup):
 		return "The DNS lookup failed. Try again in a moment; if it keeps failing, check that your handle's DNS servers answer."
+	case errors.As(e.Err, &handleClaim):
+		return fmt.Sprintf("To sign in as @%s, type %s here. To sign in as @%s, start again and choose @%s at your provider.",
+			handleClaim.Token, handleClaim.Token, handleClaim.Login, handleClaim.Login)
+	case errors.As(e.Err, &unknown):
+		return "The HTTPS certificate of your provider at " + orUnknown(e.Issuer) + " is signed by an authority that this site does not trust, so signing in again will not help. Tell the operator of this site to trust the provider's certificate authority."
 	case e.Step == StepResolve:
 		return "Check the _atproto TXT record of your handle: it needs did=<your DID> and oauth=<your provider>, signed with DNSSEC. Your DNS host or handle provider can fix it."
 	case errors.As(e.Err, &state):
@@ -176,15 +200,30 @@ func orUnknown(s string) string {
 	return s
 }
 
-// statusCode returns the HTTP status of the page for a failed login.
+// refused reports whether the handle typed at the start of a login got
+// REFUSED from the DNS server, which usually means that the name lies in
+// no zone the server serves, such as a misspelled handle.
+func refused(e *Error) bool {
+	var lookup *resolve.LookupError
+	return e.Step == StepResolve && errors.As(e.Err, &lookup) && lookup.Kind == resolve.KindRefused
+}
+
+// statusCode returns the HTTP status of the page for a failed login: 4xx
+// for what the person can fix, 502 for failures of the provider, of DNS
+// servers or of the network, and 500 for this site's configuration.
 func statusCode(e *Error) int {
 	var (
-		config *ConfigError
-		lookup *resolve.LookupError
+		config      *ConfigError
+		lookup      *resolve.LookupError
+		handleClaim *HandleClaimError
 	)
 	switch {
 	case errors.As(e.Err, &config):
 		return http.StatusInternalServerError
+	case refused(e):
+		return http.StatusBadRequest
+	case errors.As(e.Err, &handleClaim):
+		return http.StatusForbidden
 	case errors.As(e.Err, &lookup):
 		return http.StatusBadGateway
 	case e.Step == StepInput || e.Step == StepAuthorize:

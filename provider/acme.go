@@ -75,7 +75,7 @@ func (s *Service) NewACMEServer(baseURL string, logger *slog.Logger) (*acme.Serv
 func (s *Service) NewEnrollment(ctx context.Context, h handle.Handle, label string) (*acme.Enrollment, error) {
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
-		return nil, fmt.Errorf("identity %s: %w", h, err)
+		return nil, lookupError("identity "+h.String(), err)
 	}
 	srv, err := s.NewACMEServer(s.Config.ACMEBaseURL(), nil)
 	if err != nil {
@@ -107,7 +107,7 @@ const DeviceReplaced = "replaced"
 func (s *Service) Devices(ctx context.Context, h handle.Handle) ([]*store.Device, error) {
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
-		return nil, fmt.Errorf("identity %s: %w", h, err)
+		return nil, lookupError("identity "+h.String(), err)
 	}
 	devices, err := s.Store.Devices(ctx, id.ID)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
 )
 
@@ -72,12 +71,27 @@ type DNSConfig struct {
 	CacheSize int `toml:"cache_size"`
 }
 
-// ZoneConfig names one provider zone, its name servers and the mailbox of
-// its SOA record.
+// ZoneConfig names one provider zone, its name servers, their addresses
+// and the mailbox of its SOA record.
 type ZoneConfig struct {
-	Name        string   `toml:"name"`
+	// Name is the zone apex, written as a lowercase FQDN by Normalize.
+	Name string `toml:"name"`
+
+	// Nameservers are the host names of the zone's NS records; empty means
+	// "ns1.<zone>". Normalize writes them as lowercase FQDNs.
 	Nameservers []string `toml:"nameservers"`
-	Email       string   `toml:"email"`
+
+	// NameserverAddresses maps each name server inside the zone to its
+	// IPv4 and IPv6 addresses, which the provider publishes as signed A and
+	// AAAA records (glue), as in
+	// {"ns1.dhp.test" = ["192.0.2.1", "2001:db8::1"]}. Every name server
+	// inside the zone needs addresses, except ns1.<zone> while dns.listen
+	// is a loopback address. Name servers outside the zone take none here.
+	// Normalize writes the names as lowercase FQDNs.
+	NameserverAddresses map[string][]string `toml:"nameserver_addresses"`
+
+	// Email is the SOA mailbox; empty means "hostmaster@<zone>".
+	Email string `toml:"email"`
 }
 
 // SecondaryConfig is a secondary server: its address ("host:port") and
@@ -106,13 +120,19 @@ type HTTPConfig struct {
 
 // LoadConfig reads path (no file when path is empty), applies environment
 // variables, fills defaults and checks the result. Unknown keys in the
-// file are errors, so that a misspelt option is not silently ignored.
+// file are errors, so that a misspelt option is not silently ignored. A
+// file that is not valid TOML, or a value of the wrong type, returns a
+// *ConfigError with the line, the key and what to write instead.
 func LoadConfig(path string) (*Config, error) {
 	cfg := &Config{}
 	if path != "" {
-		md, err := toml.DecodeFile(path, cfg)
+		text, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		md, err := decodeConfig(path, string(text), cfg)
+		if err != nil {
+			return nil, err
 		}
 		if undecoded := md.Undecoded(); len(undecoded) > 0 {
 			keys := make([]string, len(undecoded))
@@ -182,6 +202,7 @@ func (c *Config) fillDefaults() {
 		for j, ns := range z.Nameservers {
 			z.Nameservers[j] = strings.ToLower(dns.Fqdn(ns))
 		}
+		z.NameserverAddresses = normalizeAddressKeys(z.NameserverAddresses)
 		if z.Email == "" {
 			z.Email = "hostmaster@" + strings.TrimSuffix(z.Name, ".")
 		}
@@ -223,6 +244,7 @@ func (c *Config) Validate() error {
 		if !strings.Contains(z.Email, "@") {
 			errs = append(errs, fmt.Errorf("zone %q: SOA email %q lacks an @", z.Name, z.Email))
 		}
+		errs = append(errs, z.validateNameservers(isLoopbackListen(c.DNS.Listen))...)
 	}
 
 	keys := map[string]bool{}

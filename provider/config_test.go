@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +89,94 @@ func TestZoneFor(t *testing.T) {
 		if got := cfg.ZoneFor(h); got != want {
 			t.Errorf("ZoneFor(%q) = %q, want %q", h, got, want)
 		}
+	}
+}
+
+func TestLoadConfigTOMLErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, text string
+		want       ConfigError
+		// hint is a part of the Hint.
+		hint string
+	}{
+		{"string for integer", "[dns]\ncache_size = \"big\"\n",
+			ConfigError{Line: 2, Key: "dns.cache_size", Found: "a string", Expected: "an integer"}, "whole number without quotes"},
+		{"quoted integer", "[dns]\ncache_size = \"5000\"\n",
+			ConfigError{Line: 2, Key: "dns.cache_size", Found: "a string", Expected: "an integer"}, "remove the quotes: cache_size = 5000"},
+		{"integer for string", "[dns]\nlisten = 5353\n",
+			ConfigError{Line: 2, Key: "dns.listen", Found: "an integer", Expected: "a string"}, `put it in double quotes: listen = "5353"`},
+		{"quoted boolean", "[http]\npprof = \"true\"\n",
+			ConfigError{Line: 2, Key: "http.pprof", Found: "a string", Expected: "a boolean (true or false)"}, "remove the quotes: pprof = true"},
+		{"word for boolean", "[http]\n\npprof = \"yes\"\n",
+			ConfigError{Line: 3, Key: "http.pprof", Found: "a string", Expected: "a boolean (true or false)"}, "pprof = true or pprof = false"},
+		{"string for array", "[[dns.zones]]\nname = \"dhp.test\"\nnameservers = \"ns1.dhp.test\"\n",
+			ConfigError{Line: 3, Key: "dns.zones.nameservers", Found: "a string", Expected: "an array of strings"}, `nameservers = ["ns1.dhp.test"]`},
+		{"integer in array", "[[dns.zones]]\nname = \"dhp.test\"\nnameservers = [\"ns1.dhp.test\", 5]\n",
+			ConfigError{Line: 3, Key: "dns.zones.nameservers", Found: "an integer", Expected: "a string", Problem: "element 2 of nameservers is an integer 5, but it must be a string"},
+			`write every element in double quotes: nameservers = ["ns1.dhp.test", "5"]`},
+		{"table for array of tables", "[dns.zones]\nname = \"dhp.test\"\n",
+			ConfigError{Line: 1, Key: "dns.zones", Found: "a table", Expected: "an array of tables"}, "[[dns.zones]]"},
+		{"value for table", "dns = 5\n",
+			ConfigError{Line: 1, Key: "dns", Found: "an integer", Expected: "a table"}, "[dns]"},
+		{"unquoted dotted name", "[[dns.zones]]\nname = \"dhp.test\"\nnameserver_addresses = {ns1.dhp.test = [\"192.0.2.1\"]}\n",
+			ConfigError{Key: "dns.zones.nameserver_addresses.ns1", Found: "a table", Expected: "an array of strings"}, `must be quoted, as in "ns1.dhp.test"`},
+		{"string for address list", "[[dns.zones]]\nname = \"dhp.test\"\n[dns.zones.nameserver_addresses]\n\"ns1.dhp.test\" = \"192.0.2.1\"\n",
+			ConfigError{Line: 4, Key: `dns.zones.nameserver_addresses."ns1.dhp.test"`, Found: "a string", Expected: "an array of strings"}, `["192.0.2.1"]`},
+		{"mismatch in the last zone", "[[dns.zones]]\nname = \"a.test\"\n[[dns.zones]]\nname = 5\n",
+			ConfigError{Line: 4, Key: "dns.zones.name", Found: "an integer", Expected: "a string"}, `name = "5"`},
+		// The toml library has only the line of the last zone's name,
+		// so the message names the zone by its place instead.
+		{"mismatch in an earlier zone", "[[dns.zones]]\nname = 5\n[[dns.zones]]\nname = \"b.test\"\n",
+			ConfigError{Key: "dns.zones.name", Found: "an integer", Expected: "a string", Problem: "in the 1st [[dns.zones]] table, name is an integer 5, but it must be a string"}, `name = "5"`},
+		{"unterminated table header", "data = \"x\"\n[dns\n",
+			ConfigError{Line: 2, Column: 5, Problem: "invalid TOML: expected '.' or ']' to end table name, but got '\\n' instead"}, ""},
+		{"invalid escape", "data = \"C:\\dnshandle\"\n",
+			ConfigError{Line: 1, Column: 9, Key: "data", Problem: `invalid TOML: invalid escape in string '\d'`, Usage: "escape sequences are supported"}, ""},
+		{"duplicate key", "data = \"a\"\ndata = \"b\"\n",
+			ConfigError{Line: 2, Column: 1, Key: "data", Problem: "invalid TOML: Key 'data' has already been defined."}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, tc.text)
+			_, err := LoadConfig(path)
+			var got *ConfigError
+			if !errors.As(err, &got) {
+				t.Fatalf("LoadConfig = %v, want a *ConfigError", err)
+			}
+			if got.File != path || got.Line != tc.want.Line || got.Key != tc.want.Key || got.Found != tc.want.Found || got.Expected != tc.want.Expected {
+				t.Errorf("error at file %s line %d key %q, found %q, expected %q; want %s line %d key %q, found %q, expected %q",
+					got.File, got.Line, got.Key, got.Found, got.Expected, path, tc.want.Line, tc.want.Key, tc.want.Found, tc.want.Expected)
+			}
+			if tc.want.Column != 0 && got.Column != tc.want.Column {
+				t.Errorf("column %d, want %d", got.Column, tc.want.Column)
+			}
+			if tc.want.Problem != "" && got.Problem != tc.want.Problem {
+				t.Errorf("problem %q, want %q", got.Problem, tc.want.Problem)
+			}
+			if !strings.Contains(got.Hint, tc.hint) {
+				t.Errorf("hint %q, want it to contain %q", got.Hint, tc.hint)
+			}
+			if !strings.Contains(got.Usage, tc.want.Usage) {
+				t.Errorf("usage %q, want it to contain %q", got.Usage, tc.want.Usage)
+			}
+			if got.Err == nil {
+				t.Error("the error of the toml library is missing")
+			}
+
+			msg := err.Error()
+			for _, part := range []string{"config " + path, tc.want.Key, tc.want.Found, tc.want.Expected} {
+				if !strings.Contains(msg, part) {
+					t.Errorf("message %q lacks %q", msg, part)
+				}
+			}
+			if tc.want.Line > 0 && !strings.Contains(msg, fmt.Sprintf("line %d", tc.want.Line)) {
+				t.Errorf("message %q lacks line %d", msg, tc.want.Line)
+			}
+			if strings.Contains(msg, "toml:") || strings.Contains(msg, "destination has type") {
+				t.Errorf("message %q shows the toml library's raw error", msg)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/dnshandle/dnshandle/handle"
@@ -30,7 +31,7 @@ func (s *Service) CreateHandle(ctx context.Context, accountName string, h handle
 func (s *Service) HandleRecords(ctx context.Context, h handle.Handle) (records.HandleRecords, error) {
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
-		return records.HandleRecords{}, fmt.Errorf("identity %s: %w", h, err)
+		return records.HandleRecords{}, lookupError("identity "+h.String(), err)
 	}
 	cert, err := x509.ParseCertificate(id.CSCCert)
 	if err != nil {
@@ -49,7 +50,7 @@ func (s *Service) HandleRecords(ctx context.Context, h handle.Handle) (records.H
 func (s *Service) IssueDevice(ctx context.Context, h handle.Handle, label string, csr *x509.CertificateRequest) ([]*x509.Certificate, error) {
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
-		return nil, fmt.Errorf("identity %s: %w", h, err)
+		return nil, lookupError("identity "+h.String(), err)
 	}
 	did, err := handle.ParseDID(id.DID)
 	if err != nil {
@@ -69,7 +70,7 @@ func (s *Service) IssueDevice(ctx context.Context, h handle.Handle, label string
 
 	d := &store.Device{
 		IdentityID: id.ID, Label: label, Serial: acme.SerialText(leaf.SerialNumber),
-		Fingerprint: pki.SPKIFingerprint(leaf), CertDER: leaf.Raw, CreatedAt: leaf.NotBefore,
+		Fingerprint: pki.SPKIFingerprint(leaf), CertDER: leaf.Raw, CreatedAt: s.now(),
 	}
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateDevice(ctx, d); err != nil {
@@ -92,7 +93,7 @@ func (s *Service) RevokeDevice(ctx context.Context, h handle.Handle, serial stri
 	return s.Store.InTx(ctx, func(tx store.Tx) error {
 		id, err := tx.IdentityByHandle(ctx, h.String())
 		if err != nil {
-			return fmt.Errorf("identity %s: %w", h, err)
+			return lookupError("identity "+h.String(), err)
 		}
 		d, err := tx.DeviceBySerial(ctx, serial)
 		if err != nil {
@@ -115,4 +116,15 @@ func (s *Service) TouchDevice(ctx context.Context, serial string) error {
 		}
 		return tx.TouchDevice(ctx, d.ID, s.now())
 	})
+}
+
+// lookupError wraps the error of looking up what, such as "identity
+// alice.example", in the store. A not-found error becomes "<what>: not
+// found" without the store's message, because that names the object
+// again.
+func lookupError(what string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -56,8 +56,13 @@ func (s *Service) now() time.Time {
 }
 
 // EnsureZones creates the configured zones that the store does not have
-// yet, with their keys, SOA, NS and DNSSEC records. It returns the names
-// of the zones it created.
+// yet, with their keys, SOA, NS and DNSSEC records, and returns their
+// names. In every configured zone, new or not, it sets the signed A and
+// AAAA records of the name servers inside the zone that have
+// nameserver_addresses, so a zone whose configuration gained or changed
+// addresses after its creation gets them too. Each zone is one
+// transaction; a zone whose records are already as configured is not
+// written.
 func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
 	existing, err := s.Store.Zones(ctx)
 	if err != nil {
@@ -69,21 +74,41 @@ func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
 	}
 	var created []string
 	for _, z := range s.Config.DNS.Zones {
-		if have[z.Name] {
+		glue, err := glueRRsets(z)
+		if err != nil {
+			return created, err
+		}
+		if have[z.Name] && len(glue) == 0 {
 			continue
 		}
-		err := s.Store.InTx(ctx, func(tx store.Tx) error {
-			if err := s.Signer.CreateZone(ctx, tx, z.Name, z.Nameservers, z.Email); err != nil {
-				return err
+		err = s.Store.InTx(ctx, func(tx store.Tx) error {
+			if !have[z.Name] {
+				if err := s.createZone(ctx, tx, z); err != nil {
+					return err
+				}
 			}
-			return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "system", Action: "zone.create", Subject: z.Name})
+			if len(glue) == 0 {
+				return nil
+			}
+			_, err := s.publishGlue(ctx, tx, z, glue)
+			return err
 		})
 		if err != nil {
-			return created, fmt.Errorf("create zone %s: %w", z.Name, err)
+			return created, fmt.Errorf("zone %s: %w", z.Name, err)
 		}
-		created = append(created, z.Name)
+		if !have[z.Name] {
+			created = append(created, z.Name)
+		}
 	}
 	return created, nil
+}
+
+// createZone creates the zone z within tx, with its audit entry.
+func (s *Service) createZone(ctx context.Context, tx store.Tx, z ZoneConfig) error {
+	if err := s.Signer.CreateZone(ctx, tx, z.Name, z.Nameservers, z.Email); err != nil {
+		return fmt.Errorf("create the zone: %w", err)
+	}
+	return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "system", Action: "zone.create", Subject: z.Name})
 }
 
 // CreateAccount stores a new account with an argon2id hash of password.
@@ -140,7 +165,7 @@ func (s *Service) CreateIdentity(ctx context.Context, accountName string, h hand
 	accountName = AccountName(accountName)
 	acct, err := s.Store.AccountByName(ctx, accountName)
 	if err != nil {
-		return nil, fmt.Errorf("account %q: %w", accountName, err)
+		return nil, lookupError(fmt.Sprintf("account %q", accountName), err)
 	}
 	set := records.HandleRecords{Handle: h, TTL: RecordTTL}
 	if opts.OAuth != "" {
@@ -218,7 +243,7 @@ func (s *Service) CheckIdentity(ctx context.Context, h handle.Handle) ([]string,
 	}
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
-		return nil, fmt.Errorf("identity %s: %w", h, err)
+		return nil, lookupError("identity "+h.String(), err)
 	}
 	res, err := s.Resolver.Resolve(ctx, h)
 	problems := resolve.Diagnose(res, err)
@@ -264,7 +289,7 @@ func checkPublished(id *store.Identity, res *resolve.Result) []string {
 func (s *Service) LoadCSC(ctx context.Context, h handle.Handle) (*pki.CSC, error) {
 	id, err := s.Store.IdentityByHandle(ctx, h.String())
 	if err != nil {
-		return nil, fmt.Errorf("identity %s: %w", h, err)
+		return nil, lookupError("identity "+h.String(), err)
 	}
 	cert, err := parseCertificate(id.CSCCert)
 	if err != nil {

@@ -47,8 +47,12 @@ func (s *Service) mountWeb(ctx context.Context, logger *slog.Logger, mux *http.S
 	if err != nil {
 		return err
 	}
+	caFile := "" // devices trust a configured certificate without --ca
+	if s.Config.ACME.CertFile == "" {
+		caFile = s.Config.ACMECAFile()
+	}
 	pages, err := web.New(web.Config{
-		Provider: s, Store: s.Store, SessionKey: key, Verifier: verifier,
+		Provider: s, Store: s.Store, SessionKey: key, Verifier: verifier, CAFile: caFile,
 		Zones: zoneNames(s.Config), ACMEDirectoryURL: s.acmeBaseURL(origin) + "/directory",
 		Logger: logger.With("component", "web"), Now: s.Now,
 	})

@@ -101,6 +101,42 @@ func TestNotesInsecureAccepted(t *testing.T) {
 	}
 }
 
+func TestRenderNotesOnlyWhenUsable(t *testing.T) {
+	t.Parallel()
+	w := testWorld(t)
+	srv := w.start(t)
+	tests := []struct {
+		name   string
+		server string
+		policy Policy
+		handle handle.Handle
+	}{
+		{"insecure under RequireSecure", srv.Addr, RequireSecure, "bob.unsigned.test"},
+		{"lookup failed under AcceptInsecure", "127.0.0.1:1", AcceptInsecure, "alice.test"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newTestResolver(t, Config{Servers: []string{tc.server}, TrustAnchors: w.anchors, Policy: tc.policy,
+				Timeout: 300 * time.Millisecond})
+			res, err := r.Resolve(testContext(t), tc.handle)
+			if err == nil {
+				t.Fatal("Resolve succeeded, want an error")
+			}
+			text := Render(res, err)
+			if strings.Contains(text, "notes:") || strings.Contains(text, "accepted only because") {
+				t.Errorf("Render of a failed resolution lists notes:\n%s", text)
+			}
+			if !strings.Contains(text, "problems:") {
+				t.Errorf("Render of a failed resolution lacks problems:\n%s", text)
+			}
+			if notes := NewView(res, err).Notes; len(notes) != 0 {
+				t.Errorf("view of a failed resolution has notes %q", notes)
+			}
+		})
+	}
+}
+
 func TestDiagnoseNothing(t *testing.T) {
 	t.Parallel()
 	if lines := Diagnose(nil, nil); lines != nil {

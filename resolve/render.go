@@ -10,7 +10,8 @@ import (
 
 // Render formats the outcome of Resolve for people: the handle, each RRset
 // with its DNSSEC status, TTL and records, then the lines of Diagnose under
-// "problems:". res may be nil.
+// "problems:", and for a usable result (err is nil) the lines of Notes
+// under "notes:". res may be nil.
 func Render(res *Result, err error) string {
 	var b strings.Builder
 	if res != nil {
@@ -41,13 +42,23 @@ func Render(res *Result, err error) string {
 			fmt.Fprintf(&b, "  - %s\n", p)
 		}
 	}
-	if notes := Notes(res); len(notes) > 0 {
+	if notes := usableNotes(res, err); len(notes) > 0 {
 		b.WriteString("notes:\n")
 		for _, n := range notes {
 			fmt.Fprintf(&b, "  - %s\n", n)
 		}
 	}
 	return b.String()
+}
+
+// usableNotes returns Notes(res) for a usable result, and nil when Resolve
+// returned an error, because a note that an RRset was accepted would
+// contradict the error.
+func usableNotes(res *Result, err error) []string {
+	if err != nil {
+		return nil
+	}
+	return Notes(res)
 }
 
 // renderRRset writes one RRset: a header line with name, status and TTL,
@@ -85,7 +96,8 @@ func renderRRset(b *strings.Builder, info RRsetInfo, data []string) {
 }
 
 // View is the JSON form of a Resolve outcome, with stable lowercase field
-// names, for command-line --json output and logs.
+// names, for command-line --json output and logs. Notes is empty when the
+// outcome has an error.
 type View struct {
 	Handle       string     `json:"handle"`
 	TLSA         []TLSAView `json:"tlsa"`
@@ -128,7 +140,7 @@ type RRsetView struct {
 
 // NewView builds the JSON view of a Resolve outcome. res may be nil.
 func NewView(res *Result, err error) View {
-	v := View{Problems: Diagnose(res, err), Notes: Notes(res), TLSA: []TLSAView{}}
+	v := View{Problems: Diagnose(res, err), Notes: usableNotes(res, err), TLSA: []TLSAView{}}
 	if err != nil {
 		v.Error = err.Error()
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -30,18 +32,19 @@ key-encryption key) and may run while it serves: a running server sends
 NOTIFY for zone changes made here within a second.`,
 	}
 	flags.register(cmd)
-	// open builds the provider service for a subcommand.
+	// open builds the provider service of a subcommand on an existing
+	// store. openOrCreate builds it for the subcommands that may be the
+	// first to run on a new provider, and creates the store.
 	open := func(ctx context.Context) (*provider.Service, error) {
-		cfg, err := flags.load()
-		if err != nil {
-			return nil, err
-		}
-		return provider.Open(ctx, cfg)
+		return openProvider(ctx, &flags, false)
+	}
+	openOrCreate := func(ctx context.Context) (*provider.Service, error) {
+		return openProvider(ctx, &flags, true)
 	}
 	cmd.AddCommand(
-		newAdminAccountCommand(open),
+		newAdminAccountCommand(openOrCreate),
 		newAdminIdentityCommand(open),
-		newAdminZoneCommand(open),
+		newAdminZoneCommand(open, openOrCreate),
 		newAdminAuditCommand(open),
 		newAdminDeviceCommand(open),
 	)
@@ -50,6 +53,36 @@ NOTIFY for zone changes made here within a second.`,
 
 type openFunc func(ctx context.Context) (*provider.Service, error)
 
+// openProvider loads the configuration of the flags and opens the
+// provider's store. Unless create is set, a SQLite store must exist
+// already, so that a mistyped --data does not silently start an empty one.
+func openProvider(ctx context.Context, flags *providerFlags, create bool) (*provider.Service, error) {
+	cfg, err := flags.load()
+	if err != nil {
+		return nil, err
+	}
+	if !create {
+		if err := requireSQLiteStore(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return provider.Open(ctx, cfg)
+}
+
+// requireSQLiteStore returns an error naming the database file when cfg
+// selects SQLite and the file does not exist. A PostgreSQL store passes,
+// and so does a file that cannot be checked: provider.Open reports that.
+func requireSQLiteStore(cfg *provider.Config) error {
+	if cfg.Database != "" {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, store.SQLiteFileName)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no provider store at %s: pass the --data directory of the provider (or set DNSHANDLE_DATA), "+
+			"or create the provider first with dnshandle serve or dnshandle admin zone create", path)
+	}
+	return nil
+}
 func newAdminAccountCommand(open openFunc) *cobra.Command {
 	var passwordFile string
 	create := &cobra.Command{
@@ -135,6 +168,9 @@ it verified.`,
 				default:
 					opts.OAuth = oauth
 				}
+				if _, err := accountByName(cmd.Context(), svc, account); err != nil {
+					return err
+				}
 				created, err := svc.CreateIdentity(cmd.Context(), account, h, opts)
 				if err != nil {
 					return err
@@ -173,7 +209,7 @@ it verified.`,
 				svc.Resolver = r
 				problems, err := svc.CheckIdentity(cmd.Context(), h)
 				if err != nil {
-					return err
+					return identityHint(err)
 				}
 				out := cmd.OutOrStdout()
 				if len(problems) == 0 {
@@ -199,9 +235,9 @@ it verified.`,
 			return withService(cmd.Context(), open, func(svc *provider.Service) error {
 				var accountID int64
 				if listAccount != "" {
-					acct, err := svc.Store.AccountByName(cmd.Context(), provider.AccountName(listAccount))
+					acct, err := accountByName(cmd.Context(), svc, listAccount)
 					if err != nil {
-						return fmt.Errorf("account %q: %w", listAccount, err)
+						return err
 					}
 					accountID = acct.ID
 				}
@@ -224,7 +260,7 @@ it verified.`,
 	return identity
 }
 
-func newAdminZoneCommand(open openFunc) *cobra.Command {
+func newAdminZoneCommand(open, openOrCreate openFunc) *cobra.Command {
 	zone := &cobra.Command{Use: "zone", Short: "List, export and show the DS of provider zones"}
 	list := &cobra.Command{
 		Use:   "list",
@@ -248,7 +284,7 @@ func newAdminZoneCommand(open openFunc) *cobra.Command {
 		Short: "Create the configured zones (--zone, --config) that the store lacks, with their DNSSEC keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+			return withService(cmd.Context(), openOrCreate, func(svc *provider.Service) error {
 				created, err := svc.EnsureZones(cmd.Context())
 				for _, z := range created {
 					fmt.Fprintf(cmd.OutOrStdout(), "zone %s created\n", z)
@@ -329,4 +365,24 @@ func withService(ctx context.Context, open openFunc, fn func(svc *provider.Servi
 	}
 	defer svc.Close()
 	return fn(svc)
+}
+
+// accountByName returns the account called name, or an error with a hint
+// to create it when there is none.
+func accountByName(ctx context.Context, svc *provider.Service, name string) (*store.Account, error) {
+	name = provider.AccountName(name)
+	acct, err := svc.Store.AccountByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("account %q: %w: create it with dnshandle admin account create %s", name, store.ErrNotFound, name)
+	}
+	return acct, err
+}
+
+// identityHint adds a pointer to dnshandle admin identity list to an error
+// that wraps store.ErrNotFound, such as the error for an unknown handle.
+func identityHint(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: see the identities with dnshandle admin identity list", err)
+	}
+	return err
 }

@@ -40,7 +40,7 @@ keeps its key sealed. It names the ACME directory under [acme] base_url
 				}
 				en, err := svc.NewEnrollment(cmd.Context(), h, label)
 				if err != nil {
-					return err
+					return identityHint(err)
 				}
 				out := cmd.OutOrStdout()
 				fmt.Fprintln(out, en.Code())
@@ -75,7 +75,7 @@ keeps its key sealed. It names the ACME directory under [acme] base_url
 			return withService(cmd.Context(), open, func(svc *provider.Service) error {
 				devices, err := svc.Devices(cmd.Context(), h)
 				if err != nil {
-					return err
+					return identityHint(err)
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "LABEL\tSTATUS\tSERIAL\tDEVICE\tCREATED\tREVOKED")

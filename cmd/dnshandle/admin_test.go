@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnshandle/dnshandle/provider"
 )
 
 // adminArgs returns the flags that point admin commands at a fresh store
@@ -88,9 +90,7 @@ func TestAdminCommands(t *testing.T) {
 
 func TestAdminErrors(t *testing.T) {
 	args := adminArgs(t)
-	if err := os.MkdirAll(args[1], 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, "", adminCommand(args, "zone", "create")...)
 	tests := []struct {
 		name  string
 		stdin string
@@ -100,7 +100,14 @@ func TestAdminErrors(t *testing.T) {
 		{"no password", "", []string{"account", "create", "x"}, "no password given"},
 		{"short password", "short\n", []string{"account", "create", "x"}, "shorter than 12"},
 		{"no account flag", "", []string{"identity", "create", "a.dhp.test"}, "missing --account"},
-		{"unknown account", "", []string{"identity", "create", "a.dhp.test", "--account", "nobody"}, `account "nobody"`},
+		{"unknown account", "", []string{"identity", "create", "a.dhp.test", "--account", "nobody"},
+			`account "nobody": not found: create it with dnshandle admin account create nobody`},
+		{"identities of unknown account", "", []string{"identity", "list", "--account", "Nobody"},
+			`account "nobody": not found: create it with dnshandle admin account create nobody`},
+		{"code for unknown identity", "", []string{"device", "code", "@alcie.dhp.test", "--label", "x"},
+			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
+		{"devices of unknown identity", "", []string{"device", "list", "@alcie.dhp.test"},
+			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
 		{"reserved TLD", "", []string{"identity", "create", "a.local", "--account", "x"}, "reserved TLD"},
 	}
 	for _, tc := range tests {
@@ -109,13 +116,16 @@ func TestAdminErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("admin %v = %v, want an error containing %q", tc.sub, err, tc.want)
 			}
+			if err != nil && strings.Count(err.Error(), "not found") > 1 {
+				t.Errorf("admin %v = %v, which says not found twice", tc.sub, err)
+			}
 		})
 	}
 }
 
 func TestAdminWithoutKEK(t *testing.T) {
 	t.Setenv("DNSHANDLE_KEK", "")
-	_, err := runCommand(t, "admin", "zone", "list", "--data", t.TempDir())
+	_, err := runCommand(t, "admin", "zone", "create", "--data", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "DNSHANDLE_KEK") {
 		t.Errorf("admin without a key-encryption key = %v, want an error saying how to give one", err)
 	}
@@ -152,5 +162,68 @@ func TestAdminUsesStoredZonesAndChecksKEK(t *testing.T) {
 	out, err = run("", base, "identity", "list")
 	if err != nil || strings.Contains(out, "bob.dhp.test") {
 		t.Errorf("identity list after the rejected creation: %v\n%s", err, out)
+	}
+}
+
+func TestAdminRefusesMissingStore(t *testing.T) {
+	t.Setenv("DNSHANDLE_DATA", "")
+	t.Setenv("DNSHANDLE_DATABASE", "")
+	args := adminArgs(t) // --data DIR/data --kek-file FILE --zone dhp.test
+	mustRun(t, "", adminCommand(args, "zone", "create")...)
+	kekArgs := args[2:4]
+	mistyped := args[1] + "x"
+	work := t.TempDir()
+	t.Chdir(work)
+
+	tests := []struct {
+		name    string
+		args    []string
+		db      string // the database file the error names
+		missing string // the directory that must stay absent
+	}{
+		{"mistyped --data", adminCommand(append([]string{"--data", mistyped}, kekArgs...), "device", "code", "@alice.dhp.test", "--label", "x"),
+			filepath.Join(mistyped, "dnshandle.db"), mistyped},
+		{"no --data", adminCommand(kekArgs, "identity", "list"),
+			filepath.Join("dnshandle-data", "dnshandle.db"), filepath.Join(work, "dnshandle-data")},
+		{"audit with mistyped --data", adminCommand(append([]string{"--data", mistyped}, kekArgs...), "audit"),
+			filepath.Join(mistyped, "dnshandle.db"), mistyped},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runCommand(t, tc.args...)
+			if err == nil {
+				t.Fatalf("admin on a missing store succeeded:\n%s", out)
+			}
+			for _, want := range []string{"no provider store at " + tc.db + ":", "--data", "dnshandle serve"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if _, err := os.Stat(tc.missing); !os.IsNotExist(err) {
+				t.Errorf("the command created %s (stat: %v)", tc.missing, err)
+			}
+		})
+	}
+}
+
+func TestAdminCreatesStoreOnFirstAccount(t *testing.T) {
+	args := adminArgs(t)
+	out := mustRun(t, "a long password here\n", adminCommand(args, "account", "create", "alice")...)
+	if !strings.Contains(out, `account "alice" created`) {
+		t.Errorf("account create on a new data directory:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(args[1], "dnshandle.db")); err != nil {
+		t.Errorf("account create made no store: %v", err)
+	}
+}
+
+func TestRequireSQLiteStoreIgnoresPostgres(t *testing.T) {
+	cfg := &provider.Config{DataDir: filepath.Join(t.TempDir(), "absent"), Database: "postgres://dnshandle@127.0.0.1/dnshandle"}
+	if err := requireSQLiteStore(cfg); err != nil {
+		t.Errorf("requireSQLiteStore with a PostgreSQL URL = %v, want nil", err)
+	}
+	cfg.Database = ""
+	if err := requireSQLiteStore(cfg); err == nil {
+		t.Error("requireSQLiteStore without the SQLite file = nil, want an error")
 	}
 }

@@ -41,6 +41,9 @@ Choose a handle for a site with dnshandle get --handle.`,
 				return err
 			}
 			choices := sites.List()
+			if len(choices) == 0 {
+				return fmt.Errorf("no site has a handle chosen in %s: choose a handle for each site first with dnshandle get URL --handle @HANDLE", sites.Path())
+			}
 			policy, err := client.ChromiumPolicy(choices)
 			if err != nil {
 				return err
@@ -50,13 +53,13 @@ Choose a handle for a site with dnshandle get --handle.`,
 				if _, err := cmd.OutOrStdout().Write(policy); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "%d sites; Chromium reads managed policies from %s/*.json\n", len(choices), client.ChromiumPolicyDir)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s; Chromium reads managed policies from %s/*.json\n", countNoun(len(choices), "site", "sites"), client.ChromiumPolicyDir)
 				return nil
 			}
 			if err := os.WriteFile(out, policy, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote the certificate choices of %d sites to %s\n", len(choices), out)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote the certificate choices of %s to %s\n", countNoun(len(choices), "site", "sites"), out)
 			if filepath.Dir(out) != client.ChromiumPolicyDir {
 				fmt.Fprintf(cmd.OutOrStdout(), "Chromium reads managed policies from %s/*.json: copy the file there\n", client.ChromiumPolicyDir)
 			}

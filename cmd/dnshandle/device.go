@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -89,7 +91,9 @@ func httpClientWithCA(caFile string) (*http.Client, error) {
 	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
 }
 
-// deviceDir returns the directory of the enrolled handle given as args[0].
+// deviceDir returns the directory of the enrolled handle given as args[0],
+// or an error saying that no device is enrolled for it when that
+// directory has no client.MetaFile.
 func (f *deviceFlags) deviceDir(arg string) (string, error) {
 	h, err := handle.ParseInput(arg)
 	if err != nil {
@@ -99,7 +103,11 @@ func (f *deviceFlags) deviceDir(arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return client.DeviceDir(base, h), nil
+	dir := client.DeviceDir(base, h)
+	if _, err := os.Stat(filepath.Join(dir, client.MetaFile)); errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no device is enrolled for %s in %s: see dnshandle device list, or give the device directory with --dir", h.Display(), base)
+	}
+	return dir, nil
 }
 
 func newDeviceCommand() *cobra.Command {
@@ -164,7 +172,7 @@ func newDeviceEnrollCommand(flags *deviceFlags) *cobra.Command {
 				return fmt.Errorf("enrollment did not finish within %v: check that the code names a running provider (it prints its directory URL) and the provider's log: %w", flags.timeout, err)
 			}
 			if err != nil {
-				return err
+				return explainUntrustedProvider(err)
 			}
 			if flags.caFile != "" {
 				if err := copyFile(flags.caFile, filepath.Join(dev.Dir, providerCAFile)); err != nil {
@@ -206,7 +214,7 @@ func newDeviceRenewCommand(flags *deviceFlags) *cobra.Command {
 			defer cancel()
 			r, err := client.Renew(ctx, dir, opts)
 			if err != nil {
-				return err
+				return explainUntrustedProvider(err)
 			}
 			out := cmd.OutOrStdout()
 			if r.Renewed {
@@ -273,7 +281,7 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
 			defer cancel()
 			if err := client.Revoke(ctx, dir, opts); err != nil {
-				return err
+				return explainUntrustedProvider(err)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked the device certificate in %s\n", dir)
 			return err
@@ -281,6 +289,17 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&keyCompromise, "key-compromise", false, "give keyCompromise as the reason (the key was lost or stolen)")
 	return cmd
+}
+
+// explainUntrustedProvider adds advice to an error of an exchange with
+// the provider whose HTTPS certificate is signed by an unknown authority,
+// such as the self-signed certificate of dnshandle serve.
+func explainUntrustedProvider(err error) error {
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return fmt.Errorf("%w: the provider's HTTPS certificate is not trusted: give its CA file with --ca (dnshandle serve writes it to <data>/acme/ca.pem)", err)
+	}
+	return err
 }
 
 // copyFile copies a certificate file, readable by everyone like the chain.
@@ -308,8 +327,8 @@ browser's certificate store on this device, for example:
   pk12util -d sql:$HOME/.pki/nssdb -i alice.p12
 
 The password comes from --password-file, from a prompt on a terminal, or
-from the first line of standard input. The file holds the private key:
-delete it once imported.`,
+from the first line of standard input, and must have at least ` + strconv.Itoa(client.MinPKCS12PasswordLength) + `
+characters. The file holds the private key: delete it once imported.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -337,8 +356,13 @@ delete it once imported.`,
 			}
 			// O_EXCL keeps an existing file, which may be another key.
 			file, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
+			switch {
+			case errors.Is(err, fs.ErrExist):
 				return fmt.Errorf("%w: choose another --out, or remove the file first", err)
+			case errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("--out: %w: create the directory first, or choose another --out", err)
+			case err != nil:
+				return fmt.Errorf("--out: %w", err)
 			}
 			if _, err := file.Write(data); err != nil {
 				file.Close()

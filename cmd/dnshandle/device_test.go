@@ -100,3 +100,93 @@ func TestDeviceEnrollUsage(t *testing.T) {
 		t.Errorf("enroll with a malformed code succeeded:\n%s", out)
 	}
 }
+
+func TestDeviceUntrustedProvider(t *testing.T) {
+	code, caFile := startACME(t)
+	dir := t.TempDir()
+	const hint = "the provider's HTTPS certificate is not trusted: give its CA file with --ca (dnshandle serve writes it to <data>/acme/ca.pem)"
+
+	out, err := runCommand(t, "device", "enroll", "--code", code, "--dir", dir)
+	if err == nil || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("enroll without --ca = %v, want the hint %q\n%s", err, hint, out)
+	}
+
+	// The code was not used, so it still enrolls with --ca. Without the
+	// kept CA file, renew and revoke need --ca again.
+	if out, err := runCommand(t, "device", "enroll", "--code", code, "--dir", dir, "--ca", caFile); err != nil {
+		t.Fatalf("enroll --ca: %v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(dir, "alice.dhp.test", providerCAFile)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range [][]string{{"renew", "--force"}, {"revoke"}} {
+		args := append(append([]string{"device"}, sub...), "@alice.dhp.test", "--dir", dir)
+		out, err := runCommand(t, args...)
+		if err == nil || !strings.Contains(err.Error(), hint) {
+			t.Errorf("%v without the kept CA file = %v, want the hint\n%s", sub, err, out)
+		}
+	}
+}
+
+func TestDeviceExportErrors(t *testing.T) {
+	devices := t.TempDir()
+	chain, key := unpublishedDevice(t, "alice.dhp.test")
+	installDevice(t, devices, "alice.dhp.test", chain, key)
+	passwordFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(passwordFile, []byte("a long random password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shortFile := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(shortFile, []byte("seven77\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	existing := filepath.Join(t.TempDir(), "taken.p12")
+	if err := os.WriteFile(existing, []byte("another key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		args   []string
+		want   string
+		reject string // text the error must not contain
+	}{
+		{"missing directory", []string{"--dir", devices, "--out", "/nonexistent/dir/a.p12", "--password-file", passwordFile},
+			"create the directory first, or choose another --out", "remove the file first"},
+		{"existing file", []string{"--dir", devices, "--out", existing, "--password-file", passwordFile},
+			"choose another --out, or remove the file first", ""},
+		{"short password", []string{"--dir", devices, "--out", filepath.Join(t.TempDir(), "a.p12"), "--password-file", shortFile},
+			"the password is too short (7 characters): use at least 8", ""},
+		{"no device enrolled", []string{"--dir", t.TempDir(), "--out", filepath.Join(t.TempDir(), "a.p12"), "--password-file", passwordFile},
+			"no device is enrolled for @alice.dhp.test in ", "meta.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runCommand(t, append([]string{"device", "export", "@alice.dhp.test"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("export = %v, want an error containing %q\n%s", err, tc.want, out)
+			}
+			if tc.reject != "" && strings.Contains(err.Error(), tc.reject) {
+				t.Errorf("export = %v, which should not say %q", err, tc.reject)
+			}
+		})
+	}
+	if data, err := os.ReadFile(existing); err != nil || string(data) != "another key" {
+		t.Errorf("the existing file changed: %q, %v", data, err)
+	}
+}
+
+func TestDeviceExportDefaultDirectory(t *testing.T) {
+	config := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", config)
+	t.Setenv("HOME", config)
+	out, err := runCommandInput(t, "a long random password\n", "device", "export", "@alice.dhp.test", "--out", filepath.Join(t.TempDir(), "a.p12"))
+	base, dirErr := (&deviceFlags{}).baseDir()
+	if dirErr != nil {
+		t.Fatal(dirErr)
+	}
+	want := "no device is enrolled for @alice.dhp.test in " + base + ": see dnshandle device list"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("export without an enrolled device = %v, want %q\n%s", err, want, out)
+	}
+}

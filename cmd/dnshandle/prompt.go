@@ -13,14 +13,11 @@ import (
 	"github.com/dnshandle/dnshandle/handle"
 )
 
-// terminal returns in as a file when it is a terminal, for prompts.
+// terminal returns in as a file when it is a terminal, for prompts. A
+// file, a pipe or /dev/null is not a terminal.
 func terminal(in io.Reader) (*os.File, bool) {
 	f, ok := in.(*os.File)
-	if !ok {
-		return nil, false
-	}
-	info, err := f.Stat()
-	if err != nil || info.Mode()&os.ModeCharDevice == 0 {
+	if !ok || !isTerminal(f) {
 		return nil, false
 	}
 	return f, true

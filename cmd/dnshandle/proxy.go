@@ -110,9 +110,12 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 	if f.upstream == "" {
 		return errors.New("missing --upstream: give the URL of the application, such as http://127.0.0.1:3000")
 	}
-	upstream, err := url.Parse(f.upstream)
+	upstream, err := parseUpstream(f.upstream)
 	if err != nil {
-		return fmt.Errorf("--upstream %q: %w", f.upstream, err)
+		return err
+	}
+	if f.oidcCAFile != "" && !f.oidc {
+		return errors.New("--oidc-ca applies only to OpenID Connect sign-in: add --oidc, or drop --oidc-ca")
 	}
 	if len(f.resolver.servers) == 0 && f.resolver.snapshot == "" {
 		return errors.New("missing --server: give the DNS server the proxy resolves handles through, such as a local validating resolver at 127.0.0.1:53")
@@ -154,6 +157,16 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 	}
 	logger.Info("proxy listening", "addr", ln.Addr().String(), "origin", origin, "upstream", upstream.Redacted(), "oidc", f.oidc)
 	return p.Serve(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+}
+
+// parseUpstream parses --upstream, which must be an http or https URL
+// with a host.
+func parseUpstream(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream %q is not an http or https URL: give a URL such as http://127.0.0.1:3000", raw)
+	}
+	return u, nil
 }
 
 // proxyDataDir returns --data or its default under os.UserConfigDir.
@@ -268,14 +281,26 @@ func (f *proxyFlags) oidcLogin(dataDir, origin string, logger *slog.Logger) (*oi
 		HTTPClient:       httpClient,
 		SessionKey:       key,
 		RegistrationFile: filepath.Join(dataDir, "oidc-clients.json"),
-		OnError: func(r *http.Request, err error) {
-			logger.LogAttrs(r.Context(), slog.LevelWarn, "OIDC sign-in failed", slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err))
-		},
+		OnError:          logSignInFailure(logger),
 	}
 	if f.resolver.acceptInsecure {
 		cfg.MinDNSSEC = oidclogin.AllowInsecure
 	}
 	return oidclogin.New(cfg)
+}
+
+// logSignInFailure returns the oidclogin.Config.OnError that logs each
+// failed sign-in, with a hint at --oidc-ca when the provider's HTTPS
+// certificate is signed by an unknown authority.
+func logSignInFailure(logger *slog.Logger) func(*http.Request, error) {
+	return func(r *http.Request, err error) {
+		attrs := []slog.Attr{slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err)}
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) {
+			attrs = append(attrs, slog.String("hint", "the OpenID provider's HTTPS certificate is not trusted: give its CA file with --oidc-ca"))
+		}
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "OIDC sign-in failed", attrs...)
+	}
 }
 
 // loadSessionKey reads a 32-byte key written in hex. When create is set and

@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +23,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/oidclogin"
 	"github.com/dnshandle/dnshandle/pki"
 )
 
@@ -204,7 +207,7 @@ func TestGetThroughProxyCommand(t *testing.T) {
     "{\"pattern\":\"` + proxyURL + `\",\"filter\":{\"ISSUER\":{\"CN\":\"alice.dhp.test\"}}}"
   ]
 }
-1 sites; Chromium reads managed policies from /etc/chromium/policies/managed/*.json
+1 site; Chromium reads managed policies from /etc/chromium/policies/managed/*.json
 `
 		if out != want {
 			t.Errorf("output:\n%s\nwant:\n%s", out, want)
@@ -373,5 +376,74 @@ func TestProxyCommandWithOIDC(t *testing.T) {
 	resp, body = get("/.dnshandle/login?return=/private")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<form") {
 		t.Errorf("login form: status %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestBrowserPolicyWithoutChoices(t *testing.T) {
+	devices := t.TempDir()
+	out, err := runCommand(t, "browser-policy", "--dir", devices)
+	if err == nil || !strings.Contains(err.Error(), "choose a handle for each site first with dnshandle get URL --handle @HANDLE") {
+		t.Errorf("browser-policy without site choices = %v, want advice to choose handles first\n%s", err, out)
+	}
+	if strings.Contains(out, "AutoSelectCertificateForUrls") {
+		t.Errorf("browser-policy printed an empty policy:\n%s", out)
+	}
+}
+
+func TestProxyCommandFlagErrors(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"upstream without scheme", []string{"--upstream", "127.0.0.1:3000"}, `--upstream "127.0.0.1:3000" is not an http or https URL: give a URL such as http://127.0.0.1:3000`},
+		{"upstream host as scheme", []string{"--upstream", "localhost:3000"}, "give a URL such as http://127.0.0.1:3000"},
+		{"upstream of another scheme", []string{"--upstream", "ftp://127.0.0.1/"}, "is not an http or https URL"},
+		{"oidc-ca without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--oidc-ca", caFile}, "--oidc-ca applies only to OpenID Connect sign-in: add --oidc"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"proxy", "--server", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...)
+			out, err := runCommand(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("proxy %v = %v, want an error containing %q\n%s", tc.args, err, tc.want, out)
+			}
+		})
+	}
+}
+
+func TestLogSignInFailureHintsAtOIDCCA(t *testing.T) {
+	provider := httptest.NewTLSServer(http.NotFoundHandler())
+	defer provider.Close()
+	// A client with the system roots alone does not trust the test server.
+	untrusted := &http.Client{Timeout: 10 * time.Second}
+	resp, fetchErr := untrusted.Get(provider.URL + "/.well-known/openid-configuration")
+	if fetchErr == nil {
+		resp.Body.Close()
+		t.Fatal("the test server's certificate is trusted, so the test cannot run")
+	}
+
+	tests := []struct {
+		name string
+		err  error
+		hint bool
+	}{
+		{"unknown authority", &oidclogin.Error{Step: oidclogin.StepDiscovery, Issuer: provider.URL, Err: fetchErr}, true},
+		{"other failure", &oidclogin.Error{Step: oidclogin.StepDiscovery, Issuer: provider.URL, Err: errors.New("connection refused")}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			req := httptest.NewRequest(http.MethodPost, oidclogin.LoginPath, nil)
+			logSignInFailure(logger)(req, tc.err)
+			if got := strings.Contains(logs.String(), "--oidc-ca"); got != tc.hint {
+				t.Errorf("log mentions --oidc-ca: %v, want %v:\n%s", got, tc.hint, logs.String())
+			}
+			if !strings.Contains(logs.String(), "OIDC sign-in failed") {
+				t.Errorf("log lacks the failure:\n%s", logs.String())
+			}
+		})
 	}
 }

@@ -123,7 +123,7 @@ under the default policy.`,
 				if err := writeSnapshotFile(cmd.Context(), r, writeSnapshot, handles); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote the records of %d handles, with their signatures and chain of trust, to %s\n", len(handles), writeSnapshot)
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote the records of %s, with their signatures and chain of trust, to %s\n", countNoun(len(handles), "handle", "handles"), writeSnapshot)
 			}
 			err = printResolutions(cmd.Context(), cmd.OutOrStdout(), r, handles, asJSON)
 			if httpsDID {

@@ -139,6 +139,9 @@ func TestResolveCommandSnapshotOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resolve --write-snapshot: %v\n%s", err, out)
 	}
+	if !strings.Contains(out, "wrote the records of 1 handle, with their signatures") {
+		t.Errorf("resolve --write-snapshot does not count the one handle in the singular:\n%s", out)
+	}
 	if err := w.server.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -76,3 +76,12 @@ func buildVersion() string {
 	}
 	return "(devel) " + revision
 }
+
+// countNoun returns n followed by the singular or the plural of a noun,
+// such as "1 site" or "0 sites".
+func countNoun(n int, singular, plural string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return fmt.Sprintf("%d %s", n, plural)
+}

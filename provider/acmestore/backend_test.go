@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dnshandle/dnshandle/client"
 	"github.com/dnshandle/dnshandle/handle"
@@ -200,7 +201,30 @@ func TestEnrollRenewRevoke(t *testing.T) {
 	}
 }
 
-// checkAudit asserts that the device certificate entries of the audit log
+func TestDeviceCreatedAtIssuance(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	ctx := context.Background()
+
+	before := time.Now().Truncate(time.Microsecond)
+	d, err := client.Enroll(ctx, client.EnrollOptions{Code: p.code(t, "laptop"), Dir: t.TempDir(), HTTPClient: p.ts.Client()})
+	if err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	after := time.Now()
+
+	dev, err := p.st.DeviceBySerial(ctx, acme.SerialText(d.Chain[0].SerialNumber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// NotBefore is backdated by pki.ClockSkew, so it lies before the
+	// enrollment started.
+	if dev.CreatedAt.Before(before) || dev.CreatedAt.After(after) {
+		t.Errorf("device created at %v, want the time of issue between %v and %v (NotBefore is %v)", dev.CreatedAt, before, after, d.Chain[0].NotBefore)
+	}
+}
+
+// checkAudit asserts// checkAudit asserts that the device certificate entries of the audit log
 // are the actions in want, in any order, and that each names the handle.
 func checkAudit(t *testing.T, st store.Store, want []string) {
 	t.Helper()

@@ -206,8 +206,12 @@ func (b *Backend) CreateCertificate(ctx context.Context, c *acme.Certificate) er
 	if err != nil {
 		return fmt.Errorf("encode the chain of certificate %s: %w", c.Serial, err)
 	}
+	// The device row is created when the certificate is issued. NotBefore
+	// is earlier, because pki backdates it by pki.ClockSkew.
+	// NOTE: the time comes from time.Now, not from the ACME server's
+	// clock, because the Backend has no clock of its own.
 	d := &store.Device{IdentityID: id, Label: c.Label, Serial: c.Serial, Fingerprint: c.KeyFingerprint,
-		CertDER: c.Chain[0], CreatedAt: c.NotBefore}
+		CertDER: c.Chain[0], CreatedAt: time.Now()}
 	err = b.st.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateDevice(ctx, d); err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnshandle/dnshandle/provider/oidc"
 )
 
 // wantRedirectError checks that resp redirects to the client's redirect
@@ -362,6 +364,26 @@ func TestConsentPageHeaders(t *testing.T) {
 	}
 	if strings.Contains(body, "http://") || strings.Contains(body, "<script") {
 		t.Error("consent page loads external assets or scripts")
+	}
+}
+
+func TestConsentPageClientNamedAfterHost(t *testing.T) {
+	t.Parallel()
+	const host = "127.0.0.1:8444"
+	redirect := "https://" + host + "/.dnshandle/callback"
+	w := newWorld(t, func(c *oidc.Config) {
+		c.StaticClients = append(c.StaticClients, oidc.ClientConfig{ID: "proxy", Secret: confidentialSecret, RedirectURIs: []string{redirect}, Name: host})
+	})
+	browser := w.browser()
+	form := w.login(t, browser, w.authorizeURL(codeParams("proxy", redirect, newPKCE())), "alice")
+	_, body := get(t, browser, w.issuer+"/oauth/login?id="+url.QueryEscape(form.id))
+
+	want := "<strong>" + host + "</strong> asks who you are."
+	if !strings.Contains(body, want) {
+		t.Errorf("consent page lacks %q:\n%s", want, body)
+	}
+	if strings.Contains(body, host+"</strong> at <code>"+host) {
+		t.Errorf("consent page names the host twice:\n%s", body)
 	}
 }
 

@@ -43,7 +43,8 @@ type ACMEOrder struct {
 	// replaces, "" for none.
 	Replaces string
 
-	// Expires is stored with microsecond precision and returned in UTC.
+	// Expires is required. It is stored with microsecond precision and
+	// returned in UTC.
 	Expires time.Time
 
 	// Data is the rest of the record, kept as it is.
@@ -84,7 +85,7 @@ type ACMEReader interface {
 	// ACMEOrderIDs returns up to limit order IDs of the account, oldest
 	// first, starting after the order after ("" for the first page). It
 	// returns an error wrapping ErrNotFound when after is not an order of
-	// the account.
+	// the account, and an error when limit is not positive.
 	ACMEOrderIDs(ctx context.Context, accountID, after string, limit int) ([]string, error)
 
 	// ACMEOrdersReplacing returns every order whose Replaces is replaces,
@@ -167,6 +168,11 @@ func (r *reader) ACMEOrder(ctx context.Context, id string) (*ACMEOrder, error) {
 
 // ACMEOrderIDs implements ACMEReader.
 func (r *reader) ACMEOrderIDs(ctx context.Context, accountID, after string, limit int) ([]string, error) {
+	// SQLite reads a negative LIMIT as no limit and PostgreSQL rejects it,
+	// so the check is here, the same for both.
+	if limit <= 0 {
+		return nil, fmt.Errorf("list ACME orders of account %q: limit %d is not positive", accountID, limit)
+	}
 	var start int64
 	if after != "" {
 		err := r.q.queryRow(ctx, `SELECT seq FROM acme_orders WHERE id = $1 AND account_id = $2`, after, accountID).Scan(&start)
@@ -230,6 +236,9 @@ func (t *txn) UpdateACMEAccount(ctx context.Context, a *ACMEAccount) error {
 // CreateACMEOrder implements ACMEWriter.
 func (t *txn) CreateACMEOrder(ctx context.Context, o *ACMEOrder) error {
 	o.Expires = dbTime(o.Expires)
+	if o.Expires.IsZero() {
+		return fmt.Errorf("create ACME order %q: the expiry time is missing", o.ID)
+	}
 	n, err := t.q.exec(ctx, `INSERT INTO acme_orders (id, account_id, status, replaces, expires_at, data)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.Status, o.Replaces, o.Expires, o.Data)
@@ -242,6 +251,9 @@ func (t *txn) CreateACMEOrder(ctx context.Context, o *ACMEOrder) error {
 // UpdateACMEOrder implements ACMEWriter.
 func (t *txn) UpdateACMEOrder(ctx context.Context, o *ACMEOrder, prevStatus string) error {
 	o.Expires = dbTime(o.Expires)
+	if o.Expires.IsZero() {
+		return fmt.Errorf("update ACME order %q: the expiry time is missing", o.ID)
+	}
 	// The condition on status makes the check and the write one statement.
 	n, err := t.q.exec(ctx, `UPDATE acme_orders SET status = $3, replaces = $4, expires_at = $5, data = $6 WHERE id = $1 AND status = $2`,
 		o.ID, prevStatus, o.Status, o.Replaces, o.Expires, o.Data)

@@ -57,6 +57,8 @@ type enrollmentView struct {
 	Key string
 	// Command is the command line that enrolls a device with the code.
 	Command string
+	// CAFile is Config.CAFile, which Command passes as --ca.
+	CAFile string
 	// QR is the code as a QR code in a data: URI of a PNG image, QRSize
 	// its width and height in pixels.
 	QR     template.URL
@@ -89,7 +91,7 @@ func (w *Web) enroll(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	view, err := newEnrollmentView(en)
+	view, err := newEnrollmentView(en, w.cfg.CAFile)
 	if err != nil {
 		w.internalError(rw, r, err)
 		return
@@ -98,7 +100,7 @@ func (w *Web) enroll(rw http.ResponseWriter, r *http.Request) {
 	w.render(rw, r, http.StatusOK, "enrollment", &page{Title: "Enrollment code for @" + h.String(), Data: view})
 }
 
-func newEnrollmentView(en *acme.Enrollment) (enrollmentView, error) {
+func newEnrollmentView(en *acme.Enrollment, caFile string) (enrollmentView, error) {
 	code := en.Code()
 	// The code is long, so the symbol uses the lowest error correction to
 	// keep its modules large enough for a phone camera.
@@ -110,16 +112,34 @@ func newEnrollmentView(en *acme.Enrollment) (enrollmentView, error) {
 	if err != nil {
 		return enrollmentView{}, fmt.Errorf("encode the QR code as PNG: %w", err)
 	}
+	command := "dnshandle device enroll --code " + code
+	if caFile != "" {
+		command += " --ca " + shellQuote(caFile)
+	}
 	return enrollmentView{
 		Enrollment: en,
 		Code:       code,
 		Key:        en.EncodedKey(),
-		Command:    "dnshandle device enroll --code " + code,
+		Command:    command,
+		CAFile:     caFile,
 		// The URI is built here from PNG bytes alone, so it is safe to
 		// mark as a URL for the template.
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		QRSize: len(symbol.Bitmap()) * qrModulePixels,
 	}, nil
+}
+
+// shellQuote returns s as one word for a POSIX shell: unchanged when it
+// holds only characters that no shell treats specially, or else in single
+// quotes.
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@%+=,", r))
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // revokeView is the content of the revocation confirmation page.

@@ -23,6 +23,7 @@ import (
 	"github.com/dnshandle/dnshandle/handle"
 	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/provider/store"
+	"github.com/dnshandle/dnshandle/provider/web"
 )
 
 // browserFile is a downloaded PKCS #12 file, decoded.
@@ -150,6 +151,45 @@ func TestBrowserCertificateDownload(t *testing.T) {
 			})
 		}
 	})
+}
+
+func TestEnrollmentCommandCA(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		caFile  string
+		command string // the text after the code
+		note    bool
+	}{
+		{"trusted certificate", "", "</pre>", false},
+		{"self-signed certificate", "/var/lib/dnshandle/acme/ca.pem", " --ca /var/lib/dnshandle/acme/ca.pem</pre>", true},
+		{"path with a space", "/srv/my dhp/acme/ca.pem", ` --ca '/srv/my dhp/acme/ca.pem'</pre>`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, func(c *web.Config) { c.CAFile = tc.caFile })
+			b := w.browser()
+			b.signUp("alice", testPassword)
+			h := b.createHosted("alice")
+
+			resp := b.submit("/devices/"+h, "/devices/"+h+"/enroll", url.Values{"label": {"phone"}})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("enroll: %s:\n%s", resp.Status, resp.Body)
+			}
+			page := html.UnescapeString(resp.Body)
+			m := regexp.MustCompile(`<pre class="code"[^>]*>([^<]+)</pre>`).FindStringSubmatch(page)
+			if m == nil {
+				t.Fatalf("the page shows no code:\n%s", resp.Body)
+			}
+			if want := "dnshandle device enroll --code " + m[1] + tc.command; !strings.Contains(page, want) {
+				t.Errorf("the page lacks the command %q:\n%s", want, page)
+			}
+			if note := strings.Contains(page, "Copy its CA file <code>"+tc.caFile+"</code>"); note != tc.note {
+				t.Errorf("the page tells to copy the CA file: %v, want %v", note, tc.note)
+			}
+		})
+	}
 }
 
 func TestEnrollmentCode(t *testing.T) {

@@ -126,6 +126,13 @@ type Config struct {
 	// none.
 	ACMEDirectoryURL string
 
+	// CAFile is the path of the PEM file of the CA that issued the HTTPS
+	// listener's certificate, when devices do not trust that CA already,
+	// as with the self-signed loopback certificate of dnshandle serve. The
+	// enrollment page then adds --ca CAFile to its command, with a note to
+	// copy the file to the device. Empty adds nothing.
+	CAFile string
+
 	// Logger receives failed requests and sign-in events. Nil discards
 	// them.
 	Logger *slog.Logger
