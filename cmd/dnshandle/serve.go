@@ -110,8 +110,14 @@ DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 				return err
 			}
 			logger := provider.NewLogger(cfg.Log, cmd.ErrOrStderr())
-			// The OpenID provider library logs through slog's default logger.
-			slog.SetDefault(logger)
+			// The OpenID provider library logs through slog's default
+			// logger, with one info line per route at start; keep its
+			// warnings and errors unless debug logs are asked for.
+			libraryLog := cfg.Log
+			if libraryLog.Level == "info" {
+				libraryLog.Level = "warn"
+			}
+			slog.SetDefault(provider.NewLogger(libraryLog, cmd.ErrOrStderr()).With("component", "oidc-library"))
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
