@@ -7,7 +7,7 @@
 //
 // # Sessions
 //
-// A signed-in browser carries the cookie "dnshandle_session" (Secure,
+// A signed-in browser carries the cookie "__Host-dnshandle_session" (Secure,
 // HttpOnly, SameSite=Lax, Path=/). Its value is a session sealed with
 // AES-256-GCM under a key derived from Config.SessionKey, so the browser can
 // neither read nor change it. A session ends after Config.SessionLifetime,

@@ -17,7 +17,7 @@ import (
 )
 
 // SessionCookie is the name of the session cookie.
-const SessionCookie = "dnshandle_session"
+const SessionCookie = "__Host-dnshandle_session"
 
 // Sign-in methods recorded in a session.
 const (
