@@ -3,21 +3,14 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
-	"sync"
-	"time"
 
-	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/provider/store"
+	"github.com/dnshandle/dnshandle/verify"
 )
 
 // TLSClientAuth changes cfg, the configuration of the provider's HTTPS
@@ -41,7 +34,7 @@ import (
 func TLSClientAuth(cfg *tls.Config) {
 	apply := func(c *tls.Config) {
 		c.ClientAuth = tls.RequestClientCert
-		c.ClientCAs = markerPool()
+		c.ClientCAs = verify.MarkerPool()
 	}
 	apply(cfg)
 	if forClient := cfg.GetConfigForClient; forClient != nil {
@@ -56,33 +49,6 @@ func TLSClientAuth(cfg *tls.Config) {
 		}
 	}
 }
-
-// markerPool returns a pool with one certificate whose subject is the
-// marker DN, byte for byte as pki.MarkerName encodes it. crypto/tls fills
-// certificate_authorities from the subjects of ClientCAs.
-var markerPool = sync.OnceValue(func() *x509.CertPool {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic("web: generate the marker certificate key: " + err.Error())
-	}
-	template := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		RawSubject:   pki.MarkerName(),
-		NotBefore:    time.Unix(0, 0),
-		NotAfter:     time.Unix(0, 0).Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
-	if err != nil {
-		panic("web: create the marker certificate: " + err.Error())
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic("web: parse the marker certificate: " + err.Error())
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
-})
 
 // CertificateSignInError is a certificate sign-in that failed on the
 // client's side. Message is shown to the person.
