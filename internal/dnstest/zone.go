@@ -111,11 +111,17 @@ func (z *Zone) generateKeys() error {
 			Protocol:  3,
 			Algorithm: dns.ECDSAP256SHA256,
 		}
-		priv, err := k.Generate(256)
-		if err != nil {
-			return nil, nil, fmt.Errorf("dnstest: generating key for %s: %w", z.Origin, err)
+		// miekg/dns refuses to sign with a key whose key tag is 0, which
+		// one key in 65,536 has: make another.
+		for {
+			priv, err := k.Generate(256)
+			if err != nil {
+				return nil, nil, fmt.Errorf("dnstest: generating key for %s: %w", z.Origin, err)
+			}
+			if k.KeyTag() != 0 {
+				return k, priv.(crypto.Signer), nil
+			}
 		}
-		return k, priv.(crypto.Signer), nil
 	}
 
 	var err error

@@ -56,16 +56,22 @@ func sealPurpose(zone string, flags uint16) string {
 // generateKey creates a new ECDSA P-256 key pair for zone and returns it
 // with the row the store keeps, where the private key is sealed.
 func (s *Signer) generateKey(zone string, flags uint16, now time.Time) (zoneKey, store.ZoneKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return zoneKey{}, store.ZoneKey{}, &KeyError{Zone: zone, Flags: flags, Reason: "generating the key failed", Err: err}
-	}
-	dnskey := &dns.DNSKEY{
-		Hdr:       dns.RR_Header{Name: zone, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: keyTTL},
-		Flags:     flags,
-		Protocol:  3,
-		Algorithm: keyAlgorithm,
-		PublicKey: publicKeyText(&priv.PublicKey),
+	var priv *ecdsa.PrivateKey
+	var dnskey *dns.DNSKEY
+	// miekg/dns refuses to sign with a key whose key tag is 0, which one
+	// key in 65,536 has: make another.
+	for dnskey == nil || dnskey.KeyTag() == 0 {
+		var err error
+		if priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return zoneKey{}, store.ZoneKey{}, &KeyError{Zone: zone, Flags: flags, Reason: "generating the key failed", Err: err}
+		}
+		dnskey = &dns.DNSKEY{
+			Hdr:       dns.RR_Header{Name: zone, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: keyTTL},
+			Flags:     flags,
+			Protocol:  3,
+			Algorithm: keyAlgorithm,
+			PublicKey: publicKeyText(&priv.PublicKey),
+		}
 	}
 
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
