@@ -23,7 +23,7 @@ const (
 	// NotifyPollInterval is how often Serve compares zone serials and
 	// sends NOTIFY for changed zones, including changes that another
 	// process (dnshandle admin, another replica) wrote to the store.
-	NotifyPollInterval = time.Second
+	NotifyPollInterval = 100 * time.Millisecond
 	// ResignInterval is how often Serve renews signatures that are close
 	// to expiry.
 	ResignInterval = time.Hour

@@ -1,7 +1,8 @@
 // Command provider-dns-setup fills a provider data directory for the
 // bench/provider-dns benchmark: the zone dhp.test, one account, and n
-// hosted identities h0.dhp.test ... h<n-1>.dhp.test made one after another
-// through provider.Service.CreateIdentity. It then writes a dnsperf query
+// hosted identities h0.dhp.test ... h<n-1>.dhp.test, made one after
+// another through provider.Service.CreateIdentity, or with -bulk in one
+// provider.Service.ImportIdentities call. It then writes a dnsperf query
 // file of TLSA and _atproto TXT queries for random existing handles, with
 // about one query in ten for a name that does not exist.
 //
@@ -11,7 +12,7 @@
 //
 // Usage:
 //
-//	provider-dns-setup -data DIR -n 100000 -queries FILE [-lines 100000] [-seed 1]
+//	provider-dns-setup -data DIR -n 100000 -queries FILE [-bulk] [-lines 100000] [-seed 1]
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/dnshandle/dnshandle/handle"
@@ -41,6 +43,8 @@ func main() {
 		queries = flag.String("queries", "", "dnsperf query file to write (required)")
 		lines   = flag.Int("lines", 100000, "number of queries in the query file")
 		seed    = flag.Uint64("seed", 1, "seed of the random choice of queried handles")
+		bulk    = flag.Bool("bulk", false, "create the identities with one bulk import instead of one by one")
+		profile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	flag.Parse()
 	if *dataDir == "" || *queries == "" || *n < 1 || *lines < 1 {
@@ -48,15 +52,40 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *dataDir, *n, *queries, *lines, *seed); err != nil {
+	if *profile != "" {
+		stop, err := startProfile(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "provider-dns-setup:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
+	if err := run(context.Background(), *dataDir, *n, *queries, *lines, *seed, *bulk); err != nil {
 		fmt.Fprintln(os.Stderr, "provider-dns-setup:", err)
 		os.Exit(1)
 	}
 }
 
+// startProfile starts a CPU profile written to path and returns the
+// function that ends it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // run creates the zone, the account and n identities in dataDir, then
 // writes the query file.
-func run(ctx context.Context, dataDir string, n int, queries string, lines int, seed uint64) error {
+func run(ctx context.Context, dataDir string, n int, queries string, lines int, seed uint64, bulk bool) error {
 	if os.Getenv("DNSHANDLE_KEK") == "" {
 		return fmt.Errorf("environment variable DNSHANDLE_KEK is missing: export the key as 64 hex digits, made with: head -c 32 /dev/urandom | xxd -p -c 64")
 	}
@@ -81,7 +110,11 @@ func run(ctx context.Context, dataDir string, n int, queries string, lines int, 
 	if _, err := svc.CreateAccount(ctx, accountName, "benchmark password"); err != nil {
 		return err
 	}
-	if err := createIdentities(ctx, svc, n); err != nil {
+	create := createIdentities
+	if bulk {
+		create = importIdentities
+	}
+	if err := create(ctx, svc, n); err != nil {
 		return err
 	}
 	return writeQueries(queries, n, lines, seed)
@@ -107,6 +140,35 @@ func createIdentities(ctx context.Context, svc *provider.Service, n int) error {
 	}
 	elapsed := time.Since(start).Seconds()
 	fmt.Printf("identities=%d seconds=%.2f rate_per_s=%.1f ms_each=%.3f\n", n, elapsed, float64(n)/elapsed, elapsed*1000/float64(n))
+	return nil
+}
+
+// importIdentities creates h0 ... h<n-1> with one bulk import and prints
+// the progress and the rate to stderr.
+func importIdentities(ctx context.Context, svc *provider.Service, n int) error {
+	hs := make([]handle.Handle, n)
+	for i := range n {
+		h, err := handle.Parse(fmt.Sprintf("h%d.%s", i, zoneName))
+		if err != nil {
+			return err
+		}
+		hs[i] = h
+	}
+	start := time.Now()
+	step := max(n/10, 1)
+	next := step
+	_, err := svc.ImportIdentities(ctx, accountName, hs, provider.IdentityOptions{}, func(done int) {
+		if done >= next || done == n {
+			elapsed := time.Since(start).Seconds()
+			fmt.Fprintf(os.Stderr, "stored %d/%d identities in %.1fs (%.0f/s)\n", done, n, elapsed, float64(done)/elapsed)
+			next = done + step
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("import %d identities: %w", n, err)
+	}
+	elapsed := time.Since(start).Seconds()
+	fmt.Printf("identities=%d seconds=%.2f rate_per_s=%.1f ms_each=%.3f bulk=true\n", n, elapsed, float64(n)/elapsed, elapsed*1000/float64(n))
 	return nil
 }
 

@@ -47,6 +47,7 @@ NOTIFY for zone changes made here within a second.`,
 		newAdminZoneCommand(open, openOrCreate),
 		newAdminAuditCommand(open),
 		newAdminDeviceCommand(open),
+		newAdminImportCommand(open),
 	)
 	return cmd
 }

@@ -2,7 +2,7 @@ package dnsserver
 
 import (
 	"context"
-	"slices"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -15,82 +15,62 @@ type zoneSource interface {
 	LookupNSEC3(ctx context.Context, zone, hash string) (store.RR, error)
 }
 
-// nameData is everything a zone holds at one owner name, parsed, as the
-// cache keeps it. Its records are shared between goroutines and are never
-// changed after loading.
-type nameData struct {
-	sets  map[uint16][]dns.RR // RRsets other than RRSIG and NSEC3
-	sigs  map[uint16][]dns.RR // RRSIGs by covered type
-	nsec3 []dns.RR            // the NSEC3 record when name is a hash owner
-	types []uint16            // keys of sets, sorted
-}
-
-func (d *nameData) exists() bool { return len(d.sets) > 0 }
-
-// answerer builds responses from one zone at one serial.
+// answerer builds responses from one zone, reading through its cache.
 type answerer struct {
-	src    zoneSource
-	cache  *lruCache
-	ctx    context.Context
-	zone   string
-	serial uint32
+	src   zoneSource
+	cache *zoneCache
+	ctx   context.Context
+	zone  string
+	// epoch is the zone's epoch read before any store read of this
+	// answer, and live the zone's current one; see zoneCache.
+	epoch uint64
+	live  *atomic.Uint64
 }
 
 // name returns the data at name, from the cache or the store.
 func (a *answerer) name(name string) (*nameData, error) {
-	key := cacheKey{zone: a.zone, serial: a.serial, name: name}
-	if v, ok := a.cache.get(key); ok {
-		return v.(*nameData), nil
+	if e := a.cache.get(name); e != nil {
+		return e.data, nil
 	}
 	rows, err := a.src.LookupName(a.ctx, a.zone, name)
 	if err != nil {
 		return nil, err
 	}
-	d := &nameData{sets: map[uint16][]dns.RR{}, sigs: map[uint16][]dns.RR{}}
-	for _, row := range rows {
-		rr, err := fromStoreRR(row)
-		if err != nil {
-			return nil, err
-		}
-		switch t := rr.Header().Rrtype; t {
-		case dns.TypeRRSIG:
-			covered := rr.(*dns.RRSIG).TypeCovered
-			d.sigs[covered] = append(d.sigs[covered], rr)
-		case dns.TypeNSEC3:
-			d.nsec3 = append(d.nsec3, rr)
-		default:
-			d.sets[t] = append(d.sets[t], rr)
-		}
+	d, err := parseNameData(rows)
+	if err != nil {
+		return nil, err
 	}
-	for t := range d.sets {
-		d.types = append(d.types, t)
-	}
-	slices.Sort(d.types)
-	a.cache.put(key, d)
+	a.cache.put(name, d, a.epoch, a.live, true)
 	return d, nil
 }
 
 // nsec3 returns the NSEC3 record at or before hash h in the chain (the one
 // that matches or covers h) with its signatures.
 func (a *answerer) nsec3(h string) (rec *dns.NSEC3, sigs []dns.RR, err error) {
-	key := cacheKey{zone: a.zone, serial: a.serial, name: "#" + h}
-	owner, ok := a.cache.get(key)
+	owner, ok := a.cache.preds.get(h)
 	if !ok {
 		row, err := a.src.LookupNSEC3(a.ctx, a.zone, h)
 		if err != nil {
 			return nil, nil, err
 		}
 		owner = row.Name
-		a.cache.put(key, owner)
+		a.cache.preds.put(h, owner, a.epoch, a.live)
 	}
-	d, err := a.name(owner.(string))
+	d, err := a.name(owner)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(d.nsec3) == 0 {
-		return nil, nil, &ZoneError{Zone: a.zone, Reason: "NSEC3 record at " + owner.(string) + " vanished between two reads"}
+	recs, err := d.records(dns.TypeNSEC3)
+	if err != nil {
+		return nil, nil, err
 	}
-	return d.nsec3[0].(*dns.NSEC3), d.sigs[dns.TypeNSEC3], nil
+	if len(recs) == 0 {
+		return nil, nil, &ZoneError{Zone: a.zone, Reason: "NSEC3 record at " + owner + " vanished between two reads"}
+	}
+	if sigs, err = d.signatures(dns.TypeNSEC3); err != nil {
+		return nil, nil, err
+	}
+	return recs[0].(*dns.NSEC3), sigs, nil
 }
 
 // answer fills resp with the answer to qname/qtype: data, a CNAME, NODATA
@@ -125,27 +105,40 @@ func (a *answerer) fromName(resp *dns.Msg, d *nameData, qname string, qtype uint
 	case qtype == dns.TypeANY:
 		// RFC 8482 lets a server choose what to return for ANY; this
 		// server returns every RRset, which stays small for handles.
-		types = d.types
+		types = d.types()
 	case qtype == dns.TypeRRSIG:
 		// The signatures are the data asked for; they carry no RRSIGs of
 		// their own (RFC 4035, section 2.2).
-		for _, t := range d.types {
-			resp.Answer = append(resp.Answer, d.sigs[t]...)
+		for _, t := range d.types() {
+			sigs, err := d.signatures(t)
+			if err != nil {
+				return err
+			}
+			resp.Answer = append(resp.Answer, sigs...)
 		}
 		return nil
-	case len(d.sets[qtype]) > 0:
+	case d.has(qtype):
 		types = []uint16{qtype}
-	case len(d.sets[dns.TypeCNAME]) > 0:
+	case d.has(dns.TypeCNAME):
 		// RFC 1034, section 4.3.2: the CNAME itself answers; the
 		// resolver follows it.
 		types = []uint16{dns.TypeCNAME}
 	}
 	if len(types) > 0 {
 		for _, t := range types {
-			resp.Answer = append(resp.Answer, d.sets[t]...)
-			if do {
-				resp.Answer = append(resp.Answer, d.sigs[t]...)
+			set, err := d.records(t)
+			if err != nil {
+				return err
 			}
+			resp.Answer = append(resp.Answer, set...)
+			if !do {
+				continue
+			}
+			sigs, err := d.signatures(t)
+			if err != nil {
+				return err
+			}
+			resp.Answer = append(resp.Answer, sigs...)
 		}
 		return nil
 	}
@@ -238,20 +231,29 @@ func (a *answerer) addNegativeSOA(resp *dns.Msg, do bool) error {
 	if err != nil {
 		return err
 	}
-	soas := apex.sets[dns.TypeSOA]
+	soas, err := apex.records(dns.TypeSOA)
+	if err != nil {
+		return err
+	}
 	if len(soas) != 1 {
 		return &ZoneError{Zone: a.zone, Reason: "apex does not contain exactly one SOA record"}
 	}
-	soa := dns.Copy(soas[0]).(*dns.SOA)
+	// The records are unpacked for this response, so changing their TTL
+	// changes no cached data.
+	soa := soas[0].(*dns.SOA)
 	ttl := min(soa.Hdr.Ttl, soa.Minttl)
 	soa.Hdr.Ttl = ttl
 	resp.Ns = append(resp.Ns, soa)
-	if do {
-		for _, sig := range apex.sigs[dns.TypeSOA] {
-			c := dns.Copy(sig)
-			c.Header().Ttl = ttl
-			resp.Ns = append(resp.Ns, c)
-		}
+	if !do {
+		return nil
+	}
+	sigs, err := apex.signatures(dns.TypeSOA)
+	if err != nil {
+		return err
+	}
+	for _, sig := range sigs {
+		sig.Header().Ttl = ttl
+		resp.Ns = append(resp.Ns, sig)
 	}
 	return nil
 }

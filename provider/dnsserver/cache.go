@@ -1,117 +1,256 @@
 package dnsserver
 
 import (
-	"container/list"
-	"context"
+	"hash/maphash"
 	"sync"
-	"time"
+	"sync/atomic"
 )
 
-// DefaultCacheSize is the number of entries the answer cache keeps when
-// Config.CacheSize is zero.
+// DefaultCacheSize is the number of owner names per zone the cache keeps
+// when Config.CacheSize is zero.
 const DefaultCacheSize = 10000
 
-// cacheKey identifies what the store returned for one name (or one NSEC3
-// hash lookup) of a zone at one serial. A new serial makes every older
-// entry unreachable, and the LRU order drops them.
-type cacheKey struct {
-	zone   string
-	serial uint32
-	name   string // owner name, or "#" followed by a hash for NSEC3 lookups
+// cacheShards is the number of separately locked parts of a zoneCache, so
+// that concurrent queries rarely wait for one another.
+const cacheShards = 32
+
+// zoneCache keeps, for one zone, the parsed records of recently queried
+// owner names and the packed responses built from them. Its entries are
+// not tied to a serial: when the serial changes, the zone's tracker
+// removes the names that the journal steps since the old serial touched
+// (see zoneSet.reload).
+// Writers pass the epoch they read before reading the store, and a write
+// with an older epoch than the zone's current one is dropped, so data read
+// before a change never lands in the cache after it.
+//
+// Eviction follows the CLOCK algorithm: a hit sets the entry's reference
+// bit, and the hand that looks for a victim clears set bits and evicts the
+// first entry whose bit is clear. A hit takes a read lock only.
+type zoneCache struct {
+	seed   maphash.Seed
+	shards [cacheShards]cacheShard
+	preds  predecessorCache
 }
 
+type cacheShard struct {
+	mu      sync.RWMutex
+	max     int
+	entries map[string]*cacheEntry
+	ring    []*cacheEntry // CLOCK order
+	hand    int
+}
+
+// cacheEntry is one owner name in the cache. data never changes after
+// the entry is stored; answers is replaced, never changed in place.
 type cacheEntry struct {
-	key   cacheKey
-	value any
+	name    string
+	data    *nameData
+	answers atomic.Pointer[[]packedAnswer]
+	ref     atomic.Bool
+	slot    int // index in the shard's ring, guarded by the shard's lock
 }
 
-// lruCache is a fixed-size least recently used cache, safe for concurrent
-// use.
-type lruCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front is the most recently used
-	items map[cacheKey]*list.Element
+// packedAnswer is a response as it goes on the wire, packed for a request
+// with ID 0, the RD and CD bits clear and the question name in lowercase.
+// The fast path copies it and patches in the request's ID, bits and
+// question name (see writeFastAnswer).
+type packedAnswer struct {
+	qtype uint16
+	edns  bool // the request had an OPT record
+	do    bool // the request set the DNSSEC OK bit
+	rcode int
+	// negative answers (NXDOMAIN, NODATA) carry the SOA and NSEC3 records
+	// of the zone as it was at serial, so they are used at that serial
+	// only. Positive answers depend on their owner name alone.
+	negative bool
+	serial   uint32
+	msg      []byte
 }
 
-func newLRUCache(max int) *lruCache {
-	if max <= 0 {
-		max = DefaultCacheSize
+// newZoneCache returns a cache of about size names (DefaultCacheSize when
+// size is not positive).
+func newZoneCache(size int) *zoneCache {
+	if size <= 0 {
+		size = DefaultCacheSize
 	}
-	return &lruCache{max: max, order: list.New(), items: make(map[cacheKey]*list.Element, max)}
-}
-
-func (c *lruCache) get(k cacheKey) (any, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[k]
-	if !ok {
-		return nil, false
+	c := &zoneCache{seed: maphash.MakeSeed()}
+	perShard := (size + cacheShards - 1) / cacheShards
+	for i := range c.shards {
+		c.shards[i] = cacheShard{max: perShard, entries: make(map[string]*cacheEntry)}
 	}
-	c.order.MoveToFront(el)
-	return el.Value.(*cacheEntry).value, true
+	c.preds = predecessorCache{max: size, owners: map[string]string{}}
+	return c
 }
 
-func (c *lruCache) put(k cacheKey, v any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[k]; ok {
-		el.Value.(*cacheEntry).value = v
-		c.order.MoveToFront(el)
+func (c *zoneCache) shard(name string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, name)%cacheShards]
+}
+
+// get returns the entry of name, or nil.
+func (c *zoneCache) get(name string) *cacheEntry {
+	s := c.shard(name)
+	s.mu.RLock()
+	e := s.entries[name]
+	s.mu.RUnlock()
+	if e != nil && !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	return e
+}
+
+// getBytes is get for a name held in a byte slice; it does not allocate.
+func (c *zoneCache) getBytes(name []byte) *cacheEntry {
+	s := &c.shards[maphash.Bytes(c.seed, name)%cacheShards]
+	s.mu.RLock()
+	e := s.entries[string(name)]
+	s.mu.RUnlock()
+	if e != nil && !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	return e
+}
+
+// put stores the records of name unless the zone's epoch moved past
+// epoch, or name is cached and replace is false. It returns the entry it
+// stored, or nil.
+func (c *zoneCache) put(name string, data *nameData, epoch uint64, current *atomic.Uint64, replace bool) *cacheEntry {
+	s := c.shard(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if current.Load() != epoch {
+		return nil
+	}
+	e := &cacheEntry{name: name, data: data}
+	if old, ok := s.entries[name]; ok {
+		if !replace {
+			return nil
+		}
+		e.slot = old.slot
+		s.ring[e.slot] = e
+		s.entries[name] = e
+		return e
+	}
+	if len(s.ring) < s.max {
+		e.slot = len(s.ring)
+		s.ring = append(s.ring, e)
+		s.entries[name] = e
+		return e
+	}
+	for {
+		victim := s.ring[s.hand]
+		if victim.ref.Load() {
+			victim.ref.Store(false)
+			s.hand = (s.hand + 1) % len(s.ring)
+			continue
+		}
+		delete(s.entries, victim.name)
+		e.slot = s.hand
+		s.ring[s.hand] = e
+		s.entries[name] = e
+		s.hand = (s.hand + 1) % len(s.ring)
+		return e
+	}
+}
+
+// addAnswer adds a packed response to the entry e, replacing one for the
+// same question, unless e left the cache or the epoch moved past epoch.
+func (c *zoneCache) addAnswer(e *cacheEntry, a packedAnswer, epoch uint64, current *atomic.Uint64) {
+	s := c.shard(e.name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if current.Load() != epoch || s.entries[e.name] != e {
 		return
 	}
-	c.items[k] = c.order.PushFront(&cacheEntry{key: k, value: v})
-	for c.order.Len() > c.max {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.items, last.Value.(*cacheEntry).key)
+	var next []packedAnswer
+	if old := e.answers.Load(); old != nil {
+		next = make([]packedAnswer, 0, len(*old)+1)
+		for _, o := range *old {
+			if o.qtype != a.qtype || o.edns != a.edns || o.do != a.do {
+				next = append(next, o)
+			}
+		}
+	}
+	next = append(next, a)
+	e.answers.Store(&next)
+}
+
+// remove drops name from the cache.
+func (c *zoneCache) remove(name string) {
+	s := c.shard(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	if !ok {
+		return
+	}
+	delete(s.entries, name)
+	last := len(s.ring) - 1
+	moved := s.ring[last]
+	s.ring[e.slot] = moved
+	moved.slot = e.slot
+	s.ring[last] = nil
+	s.ring = s.ring[:last]
+	if s.hand >= len(s.ring) {
+		s.hand = 0
 	}
 }
 
-// serialCache remembers the current serial of each zone for a short time,
-// so that most queries do not read it from the store.
-type serialCache struct {
-	read    func(ctx context.Context, zone string) (uint32, error)
-	refresh time.Duration
-	now     func() time.Time
-
-	mu      sync.Mutex
-	serials map[string]serialEntry
-}
-
-type serialEntry struct {
-	serial  uint32
-	fetched time.Time
-}
-
-// get returns the serial of zone, reading the store when the remembered
-// one is older than the refresh interval.
-func (c *serialCache) get(ctx context.Context, zone string) (uint32, error) {
-	now := c.now()
-	c.mu.Lock()
-	e, ok := c.serials[zone]
-	c.mu.Unlock()
-	if ok && now.Sub(e.fetched) < c.refresh {
-		return e.serial, nil
+// len returns the number of names in the cache.
+func (c *zoneCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.entries)
+		s.mu.RUnlock()
 	}
-	return c.reload(ctx, zone)
+	return n
 }
 
-// reload reads the serial of zone from the store now.
-func (c *serialCache) reload(ctx context.Context, zone string) (uint32, error) {
-	serial, err := c.read(ctx, zone)
-	if err != nil {
-		return 0, err
+// full reports whether every shard holds as many names as it may.
+func (c *zoneCache) full() bool {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		room := len(s.entries) < s.max
+		s.mu.RUnlock()
+		if room {
+			return false
+		}
 	}
-	c.mu.Lock()
-	c.serials[zone] = serialEntry{serial: serial, fetched: c.now()}
-	c.mu.Unlock()
-	return serial, nil
+	return true
 }
 
-// forget drops the remembered serial of zone, so the next query reads it.
-func (c *serialCache) forget(zone string) {
-	c.mu.Lock()
-	delete(c.serials, zone)
-	c.mu.Unlock()
+// predecessorCache maps NSEC3 hashes to the owner of the stored NSEC3
+// record that matches or covers them. Any change of the chain makes it
+// wrong, so the tracker clears it whole; when full, it starts over.
+type predecessorCache struct {
+	mu     sync.RWMutex
+	max    int
+	owners map[string]string
+}
+
+func (p *predecessorCache) get(hash string) (string, bool) {
+	p.mu.RLock()
+	owner, ok := p.owners[hash]
+	p.mu.RUnlock()
+	return owner, ok
+}
+
+func (p *predecessorCache) put(hash, owner string, epoch uint64, current *atomic.Uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if current.Load() != epoch {
+		return
+	}
+	if len(p.owners) >= p.max {
+		p.owners = map[string]string{}
+	}
+	p.owners[hash] = owner
+}
+
+func (p *predecessorCache) clear() {
+	p.mu.Lock()
+	p.owners = map[string]string{}
+	p.mu.Unlock()
 }

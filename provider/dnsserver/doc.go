@@ -13,8 +13,14 @@
 // signed, standard secondaries (Knot, NSD, BIND) can carry the query load
 // over AXFR and IXFR.
 //
-// The Server reads each zone at its current serial through an LRU cache
-// keyed by zone, serial and name, so a new serial needs no invalidation.
+// The Server reads each zone through a cache of owner names, each with
+// its records in wire form and the packed responses built from them.
+// When the zone serial changes, the Server reads the journal steps since
+// the serial it knew and drops the names they touched (the whole cache
+// when the journal no longer reaches back). Negative responses carry the
+// SOA, so they are used at the serial they were built at only. On UDP, a
+// request whose response is cached is answered from the datagram bytes
+// without building a dns.Msg.
 //
 // Choices this package makes where the standards leave room:
 //

@@ -21,7 +21,8 @@ type request struct {
 	zone    string
 	remote  string
 	qtype   uint16
-	written bool // a transfer wrote its own messages
+	written bool   // a transfer wrote its own messages
+	packed  []byte // resp packed for the fast path, or nil
 }
 
 // ServeDNS implements dns.Handler. It answers every request with one
@@ -39,6 +40,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			q.resp = s.reply(r)
 			q.resp.Rcode = dns.RcodeServerFailure
 			q.written = false
+			q.packed = nil
 			s.write(q)
 		}
 	}()
@@ -189,22 +191,31 @@ func (s *Server) checkTSIG(q *request) bool {
 	return true
 }
 
-// answerQuery answers a standard query from the store.
+// answerQuery answers a standard query from the cache and the store, and
+// stores the packed response for the fast path.
 func (s *Server) answerQuery(ctx context.Context, q *request, qname string) {
 	q.resp.Authoritative = true
-	serial, err := s.serials.get(ctx, q.zone)
+	z := s.zoneSet.byName[q.zone]
+	st, err := s.zoneSet.current(ctx, z)
 	if err != nil {
 		s.fail(q, "reading the zone serial failed", err)
 		return
 	}
-	a := &answerer{src: s.st, cache: s.cache, ctx: ctx, zone: q.zone, serial: serial}
+	a := &answerer{src: s.st, ctx: ctx, zone: q.zone, epoch: z.epoch.Load(), live: &z.epoch}
+	a.cache = z.cache.Load()
+	if s.cachedAnswer(q, a.cache, qname, st.serial) {
+		return
+	}
 	if err := a.answer(q.resp, qname, q.qtype, q.do); err != nil {
 		s.fail(q, "answering from the store failed", err)
+		return
 	}
+	s.storeAnswer(q, a, qname, st.serial)
 }
 
 // fail turns q into SERVFAIL and logs why.
 func (s *Server) fail(q *request, msg string, err error) {
+	q.packed = nil
 	q.resp = s.reply(q.req)
 	q.resp.Rcode = dns.RcodeServerFailure
 	if q.req.IsEdns0() != nil {
@@ -223,6 +234,9 @@ func (s *Server) logError(msg, zone, remote string, err error) {
 // (RFC 1035, section 4.2.1 and RFC 6891, section 7), signed when the
 // request was signed, and counted.
 func (s *Server) write(q *request) {
+	if q.packed != nil && s.writePacked(q) {
+		return
+	}
 	resp := q.resp
 	if q.tsig != nil {
 		resp.SetTsig(q.tsig.Hdr.Name, q.tsig.Algorithm, tsigFudge, time.Now().Unix())
@@ -233,7 +247,7 @@ func (s *Server) write(q *request) {
 	if err := q.w.WriteMsg(resp); err != nil {
 		s.logError("writing the response failed", q.zone, q.remote, err)
 	}
-	s.metrics.queries.WithLabelValues(typeLabel(q.qtype), rcodeLabel(resp.Rcode)).Inc()
+	s.metrics.countQuery(q.qtype, resp.Rcode)
 }
 
 // tsigMACSize is the room the HMAC-SHA256 MAC takes once the TSIG record

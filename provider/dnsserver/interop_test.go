@@ -18,7 +18,7 @@ import (
 
 // interopFreePort returns a loopback port that was free for UDP and TCP a
 // moment ago.
-func interopFreePort(t *testing.T) int {
+func interopFreePort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -39,7 +39,7 @@ func interopFreePort(t *testing.T) int {
 
 // waitFor queries addr until check accepts the response or 30 seconds
 // pass, and returns how long it took.
-func waitFor(t *testing.T, addr, name string, qtype uint16, check func(*dns.Msg) bool) time.Duration {
+func waitFor(t testing.TB, addr, name string, qtype uint16, check func(*dns.Msg) bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(30 * time.Second)

@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,12 @@ type metrics struct {
 	queries   *prometheus.CounterVec
 	transfers *prometheus.CounterVec
 	notifies  *prometheus.CounterVec
+	warmup    *prometheus.GaugeVec
+
+	// queryCounters holds the queries counter of each query type and
+	// response code seen, keyed by queryKey, so that counting a query
+	// does not hash its labels.
+	queryCounters sync.Map
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,25 +42,61 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "notifies_total",
 			Help:      "NOTIFY messages sent to secondaries by result: acknowledged, failed (will retry) or abandoned (retries used up).",
 		}, []string{"result"}),
+		warmup: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "dnshandle",
+			Subsystem: "dns",
+			Name:      "cache_warmup_seconds",
+			Help:      "How long the server took to load the zone's owner names into its cache after it started; absent until the load ends.",
+		}, []string{"zone"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []**prometheus.CounterVec{&m.queries, &m.transfers, &m.notifies} {
-		if err := reg.Register(*c); err != nil {
-			// A second server on the same registry shares the counters.
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, err
-			}
-			*c = existing
+		if err := registerShared(reg, c); err != nil {
+			return nil, err
 		}
 	}
+	if err := registerShared(reg, &m.warmup); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// registerShared registers *c with reg. When a collector of the same name
+// is registered already, as it is for a second server on one registry,
+// *c becomes that collector, so the servers share it.
+func registerShared[T prometheus.Collector](reg prometheus.Registerer, c *T) error {
+	err := reg.Register(*c)
+	if err == nil {
+		return nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if !errors.As(err, &are) {
+		return err
+	}
+	existing, ok := are.ExistingCollector.(T)
+	if !ok {
+		return err
+	}
+	*c = existing
+	return nil
+}
+
+// countQuery adds one to the queries counter of qtype and rcode.
+func (m *metrics) countQuery(qtype uint16, rcode int) {
+	key := uint32(qtype)<<16 | uint32(uint16(rcode))
+	if c, ok := m.queryCounters.Load(key); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	typ, code := typeLabel(qtype), rcodeLabel(rcode)
+	c := m.queries.WithLabelValues(typ, code)
+	if typ != "other" && code != "other" {
+		// Only named labels are kept, so the map stays bounded.
+		m.queryCounters.Store(key, c)
+	}
+	c.Inc()
 }
 
 // typeLabel returns the label for a query type: its mnemonic, or "other"

@@ -33,7 +33,7 @@ func (s *Server) handleNotify(q *request, qname string) {
 		q.resp.Rcode = dns.RcodeRefused
 		return
 	}
-	s.serials.forget(q.zone)
+	s.zoneSet.forget(s.zoneSet.byName[q.zone])
 	q.resp.Authoritative = true
 }
 
@@ -54,7 +54,7 @@ func (s *Server) Notify(ctx context.Context, zone string) error {
 	if zoneFor(s.zones, zone) != zone {
 		return &ConfigError{Field: "zone", Value: zone, Reason: "not one of Config.Zones"}
 	}
-	if _, err := s.serials.reload(ctx, zone); err != nil {
+	if _, err := s.zoneSet.reload(ctx, s.zoneSet.byName[zone], s.zoneSet.now()); err != nil {
 		return fmt.Errorf("notify zone %s: read the serial: %w", zone, err)
 	}
 

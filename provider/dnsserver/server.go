@@ -99,8 +99,15 @@ type Config struct {
 	// Server.Notify and an incoming NOTIFY read it at once.
 	SerialRefresh time.Duration
 
-	// CacheSize is the number of names (and NSEC3 lookups) the answer
-	// cache keeps; zero means DefaultCacheSize.
+	// CacheSize is the number of owner names per zone whose records, and
+	// packed responses built from them, the server keeps in memory; zero
+	// means DefaultCacheSize. Names that do not exist count too, as they
+	// carry their NXDOMAIN responses. In a handle zone a name takes about
+	// 1 KiB of the process's resident memory (258 MiB for 200,000 names,
+	// with responses for 80,000 of them, in docs/benchmarks.md). After it
+	// starts, the server loads the zone's owner names into the cache in
+	// canonical order until the cache is full, skipping NSEC3 owners,
+	// which are read on first use.
 	CacheSize int
 
 	// NotifyTimeout, NotifyAttempts and NotifyBackoff bound the NOTIFY
@@ -120,12 +127,18 @@ type Secondary struct {
 }
 
 // Server is the authoritative DNS server for the provider zones. It
-// answers from the store, through a cache keyed by zone serial and name,
-// with the AA bit set and never the RA bit. Queries with the DO bit get
-// RRSIGs and NSEC3 proofs. It speaks EDNS0 (RFC 6891) over UDP and TCP
+// answers from the store, through a cache of owner names that follows
+// the zone's journal, with the AA bit set and never the RA bit. Queries
+// with the DO bit get RRSIGs and NSEC3 proofs. It speaks EDNS0 (RFC 6891) over UDP and TCP
 // and sets TC when a UDP answer does not fit. It serves AXFR (RFC 5936)
 // and IXFR (RFC 1995) over TCP to requests signed with a configured TSIG
 // key, and sends NOTIFY (RFC 1996) to its secondaries.
+//
+// On a UDP socket bound to one address (not 0.0.0.0 or [::]), workers
+// read and write datagrams in batches and send cached responses without
+// unpacking the request (see Config.CacheSize). Other requests go through
+// miekg/dns and ServeDNS, as does every request on a socket bound to an
+// unspecified address.
 //
 // The zones have no delegations, so the server never answers with a
 // referral. Its methods are safe for concurrent use.
@@ -137,14 +150,15 @@ type Server struct {
 	log     *slog.Logger
 	limiter *logLimiter
 	metrics *metrics
-	cache   *lruCache
-	serials *serialCache
+	zoneSet *zoneSet
 
-	// lifetime ends when ListenAndServe returns; NOTIFY retries and
-	// in-flight requests stop with it.
-	lifetime context.Context
-	stop     context.CancelFunc
-	retries  sync.WaitGroup
+	// lifetime ends when ListenAndServe returns; NOTIFY retries,
+	// in-flight requests and the background work (serial refresh, cache
+	// warm-up) stop with it.
+	lifetime   context.Context
+	stop       context.CancelFunc
+	retries    sync.WaitGroup
+	background sync.WaitGroup
 
 	// panics counts requests whose handling panicked; tests read it.
 	panics atomic.Int64
@@ -199,12 +213,11 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 		log:      logger,
 		limiter:  newLogLimiter(10, time.Second),
 		metrics:  m,
-		cache:    newLRUCache(cfg.CacheSize),
+		zoneSet:  newZoneSet(st, zones, cfg.SerialRefresh, cfg.CacheSize),
 		lifetime: lifetime,
 		stop:     stop,
 		notifies: map[string]context.CancelFunc{},
 	}
-	s.serials = &serialCache{read: st.ZoneSerial, refresh: cfg.SerialRefresh, now: time.Now, serials: map[string]serialEntry{}}
 	return s, nil
 }
 
@@ -218,6 +231,9 @@ func withDefaults(cfg Config) Config {
 	cfg.MaxUDPSize = max(cfg.MaxUDPSize, dns.MinMsgSize)
 	if cfg.SerialRefresh <= 0 {
 		cfg.SerialRefresh = DefaultSerialRefresh
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = DefaultCacheSize
 	}
 	if cfg.NotifyTimeout <= 0 {
 		cfg.NotifyTimeout = DefaultNotifyTimeout
@@ -323,6 +339,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		MsgAcceptFunc: acceptRequests,
 		TsigProvider:  s.tsig,
 	}
+	engine := newUDPEngine(s, s.udp)
+	if engine != nil {
+		udp.PacketConn, udp.DecorateReader = engine.serverConn()
+	}
 	tcp := &dns.Server{
 		Listener:      s.tcp,
 		Handler:       s,
@@ -337,6 +357,12 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	for _, srv := range []*dns.Server{udp, tcp} {
 		go func() { errs <- srv.ActivateAndServe() }()
 	}
+	s.background.Go(func() {
+		s.zoneSet.keepFresh(s.lifetime, func(zone string, err error) {
+			s.logError("reading the zone serial failed", zone, "", err)
+		})
+	})
+	s.background.Go(func() { s.warm(s.lifetime) })
 
 	var err error
 	select {
@@ -347,6 +373,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	defer cancel()
 	_ = udp.ShutdownContext(shutdown)
 	_ = tcp.ShutdownContext(shutdown)
+	if engine != nil {
+		_ = s.udp.Close()
+		engine.wait()
+	}
 	s.log.Info("DNS server stopped on " + s.Addr())
 	if err != nil {
 		return fmt.Errorf("dnsserver: serving failed: %w", err)
@@ -357,6 +387,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 func (s *Server) stopRetries() {
 	s.stop()
 	s.retries.Wait()
+	s.background.Wait()
 }
 
 // acceptRequests lets every request through to ServeDNS, which checks
