@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dnshandle/dnshandle/client"
+	"github.com/dnshandle/dnshandle/internal/interop"
 	"github.com/dnshandle/dnshandle/pki"
 )
 
@@ -34,49 +34,14 @@ const chromiumTimeout = 60 * time.Second
 // policyFile is where the test puts its managed policy.
 const policyFile = client.ChromiumPolicyDir + "/dnshandle-test.json"
 
-// requireTool returns the path of name, or skips the test with the Debian
-// package that provides it.
-func requireTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not found: install the Debian package %s (make interop does) to run this test", name, debianPackage)
-	}
-	return path
-}
-
-// runTool runs a command and fails the test with its output.
-func runTool(t *testing.T, env []string, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-// artifactDir returns $DNSHANDLE_ARTIFACTS, created if needed, or a
-// temporary directory of the test.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("DNSHANDLE_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestChromiumInterop logs in to the proxy with headless Chromium. The
 // device certificate goes into a fresh NSS database from the PKCS #12
 // export, and the managed policy from client.ChromiumPolicy selects it for
 // the proxy's origin. The proxy verifies it through DNS on loopback.
 func TestChromiumInterop(t *testing.T) {
-	chromium := requireTool(t, "chromium", "chromium")
-	requireTool(t, "certutil", "libnss3-tools")
-	requireTool(t, "pk12util", "libnss3-tools")
+	chromium := interop.RequireProgram(t, "chromium", "chromium")
+	interop.RequireProgram(t, "certutil", "libnss3-tools")
+	interop.RequireProgram(t, "pk12util", "libnss3-tools")
 	if os.Geteuid() != 0 {
 		t.Skipf("not root: writing the managed policy %s needs root (make interop runs as root in CI)", policyFile)
 	}
@@ -110,7 +75,7 @@ func TestChromiumInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &lockedBuffer{}
+	log := &interop.LockedBuffer{}
 	p, err := New(Config{Upstream: upstream, Verifier: w.verifier(), Logger: newTestLogger(log)})
 	if err != nil {
 		t.Fatal(err)
@@ -146,9 +111,9 @@ func TestChromiumInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"HOME=" + home}
-	runTool(t, env, "certutil", "-N", "-d", nssdb, "--empty-password")
-	runTool(t, env, "pk12util", "-d", nssdb, "-i", p12File, "-W", "interop password")
-	runTool(t, env, "certutil", "-A", "-d", nssdb, "-n", "dnshandle proxy loopback CA", "-t", "C,,", "-i", files.CAFile)
+	interop.RunProgram(t, env, "certutil", "-N", "-d", nssdb, "--empty-password")
+	interop.RunProgram(t, env, "pk12util", "-d", nssdb, "-i", p12File, "-W", "interop password")
+	interop.RunProgram(t, env, "certutil", "-A", "-d", nssdb, "-n", "dnshandle proxy loopback CA", "-t", "C,,", "-i", files.CAFile)
 
 	// The managed policy that selects alice's certificate at the proxy.
 	policy, err := client.ChromiumPolicy([]client.SiteChoice{{Origin: origin, Handle: "alice.dhp.test"}})
@@ -166,7 +131,7 @@ func TestChromiumInterop(t *testing.T) {
 
 	text, screenshot, browserLog := browse(t, chromium, home, origin+"/dashboard")
 
-	shot := filepath.Join(artifactDir(t), "chromium-proxy-login.png")
+	shot := filepath.Join(interop.ArtifactDir(t), "chromium-proxy-login.png")
 	if err := os.WriteFile(shot, screenshot, 0o644); err != nil {
 		t.Errorf("save the screenshot: %v", err)
 	} else {
@@ -190,7 +155,7 @@ func TestChromiumInterop(t *testing.T) {
 // returns the text of the page, a PNG screenshot and the browser's output.
 func browse(t *testing.T, chromium, home, pageURL string) (text string, screenshot []byte, output string) {
 	t.Helper()
-	browserLog := &lockedBuffer{}
+	browserLog := &interop.LockedBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.NoFirstRun,

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/tls"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/dnshandle/dnshandle/handle"
 	"github.com/dnshandle/dnshandle/internal/dnstest"
+	"github.com/dnshandle/dnshandle/internal/interop"
 	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/records"
 	"github.com/dnshandle/dnshandle/resolve"
@@ -183,25 +183,6 @@ func (u *upstream) lastRequest() *seen {
 	return u.last
 }
 
-// lockedBuffer is a log destination that tests read while the server
-// writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newTestLogger returns a JSON logger of every level that writes to w.
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -212,7 +193,7 @@ type front struct {
 	proxy *Proxy
 	srv   *httptest.Server
 	roots *x509.CertPool
-	log   *lockedBuffer
+	log   *interop.LockedBuffer
 }
 
 // startProxy serves a Proxy for cfg over TLS with httptest. Upstream,
@@ -220,7 +201,7 @@ type front struct {
 // and a JSON log in front.log.
 func startProxy(tb testing.TB, w *world, up *upstream, cfg Config) *front {
 	tb.Helper()
-	f := &front{log: &lockedBuffer{}}
+	f := &front{log: &interop.LockedBuffer{}}
 	if cfg.Upstream == nil {
 		cfg.Upstream = up.url(tb)
 	}

@@ -3,12 +3,10 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +16,8 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/dnshandle/dnshandle/internal/interop"
 )
 
 // chromiumTimeout bounds the whole test, and pageTimeout each step within
@@ -35,8 +35,8 @@ const (
 // no client certificate, so Chromium shows no certificate picker and the
 // proxy offers OIDC sign-in.
 func TestChromiumOIDCInterop(t *testing.T) {
-	chromium := requireTool(t, "chromium", "chromium")
-	requireTool(t, "certutil", "libnss3-tools")
+	chromium := interop.RequireProgram(t, "chromium", "chromium")
+	interop.RequireProgram(t, "certutil", "libnss3-tools")
 
 	ctx, cancel := context.WithTimeout(context.Background(), chromiumTimeout)
 	defer cancel()
@@ -59,12 +59,12 @@ func TestChromiumOIDCInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"HOME=" + home}
-	runTool(t, env, "certutil", "-N", "-d", nssdb, "--empty-password")
-	runTool(t, env, "certutil", "-A", "-d", nssdb, "-n", "dnshandle demo provider", "-t", "C,,", "-i", world.ProviderCAFile)
-	runTool(t, env, "certutil", "-A", "-d", nssdb, "-n", "dnshandle demo site", "-t", "C,,", "-i", world.SiteCAFile)
+	interop.RunProgram(t, env, "certutil", "-N", "-d", nssdb, "--empty-password")
+	interop.RunProgram(t, env, "certutil", "-A", "-d", nssdb, "-n", "dnshandle demo provider", "-t", "C,,", "-i", world.ProviderCAFile)
+	interop.RunProgram(t, env, "certutil", "-A", "-d", nssdb, "-n", "dnshandle demo site", "-t", "C,,", "-i", world.SiteCAFile)
 
 	b := startChromium(ctx, t, chromium, home)
-	shots := artifactDir(t)
+	shots := interop.ArtifactDir(t)
 
 	// The site without a certificate: its sign-in page with a handle field.
 	b.open(t, "open the site", world.SiteURL)
@@ -124,7 +124,7 @@ func TestChromiumOIDCInterop(t *testing.T) {
 // loads with their redirects, the log entries, and the browser's output.
 type chromium struct {
 	ctx    context.Context
-	output *lockedBuffer
+	output *interop.LockedBuffer
 
 	mu     sync.Mutex
 	events []string
@@ -135,7 +135,7 @@ type chromium struct {
 // when the test ends.
 func startChromium(ctx context.Context, t *testing.T, path, home string) *chromium {
 	t.Helper()
-	b := &chromium{output: &lockedBuffer{}}
+	b := &chromium{output: &interop.LockedBuffer{}}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.NoFirstRun,
@@ -321,59 +321,4 @@ func (b *chromium) screenshot(t *testing.T, file string) {
 		return
 	}
 	t.Logf("screenshot: %s", file)
-}
-
-// requireTool returns the path of name, or skips the test with the Debian
-// package that provides it.
-func requireTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not found: install the Debian package %s (make interop does, as root) to run this test", name, debianPackage)
-	}
-	return path
-}
-
-// runTool runs a command with env added to the environment and fails the
-// test with its output.
-func runTool(t *testing.T, env []string, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-// artifactDir returns $DNSHANDLE_ARTIFACTS, created if needed, or a
-// temporary directory of the test.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("DNSHANDLE_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// lockedBuffer is a bytes.Buffer that the browser's output goroutine and
-// the test can use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -47,19 +47,22 @@ func freePort(tb testing.TB) int {
 	return 0
 }
 
-// lockedBuffer collects a server's output for the failure message.
-type lockedBuffer struct {
+// LockedBuffer collects a process's output for a failure message; the
+// process's output goroutine and the test may use it at once.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+// String returns what was written so far.
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -70,7 +73,7 @@ func (b *lockedBuffer) String() string {
 // output when the server exits or does not answer within 15 seconds.
 func startServer(tb testing.TB, cmd *exec.Cmd, addr, probe string) {
 	tb.Helper()
-	out := &lockedBuffer{}
+	out := &LockedBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
