@@ -62,11 +62,16 @@ type ExistsError struct {
 	// Enrolled reports whether the directory holds an enrolled device
 	// (its chain file), or only other files.
 	Enrolled bool
+	// Revoked reports that the enrolled device there was revoked.
+	Revoked bool
 }
 
 func (e *ExistsError) Error() string {
-	if !e.Enrolled {
+	switch {
+	case !e.Enrolled:
 		return fmt.Sprintf("%s exists but holds no enrolled device: remove it, or enroll into another --dir", e.Dir)
+	case e.Revoked:
+		return fmt.Sprintf("the device enrolled in %s was revoked: remove that directory, then enroll again", e.Dir)
 	}
 	return fmt.Sprintf("a device is already enrolled in %s: renew it, or revoke it and remove the directory first", e.Dir)
 }
@@ -141,7 +146,11 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*Device, error) {
 	final := DeviceDir(opts.Dir, code.Handle)
 	if _, err := os.Stat(final); err == nil {
 		_, chainErr := os.Stat(filepath.Join(final, ChainFile))
-		return nil, &ExistsError{Dir: final, Enrolled: chainErr == nil}
+		exists := &ExistsError{Dir: final, Enrolled: chainErr == nil}
+		if d, err := Load(final); err == nil && !d.Revoked.IsZero() {
+			exists.Revoked = true
+		}
+		return nil, exists
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

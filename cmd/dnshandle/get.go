@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -87,7 +88,11 @@ func chooseHandle(cmd *cobra.Command, base, origin, handleArg string) (handle.Ha
 			return "", err
 		}
 		if !slices.Contains(enrolled, h) {
-			return "", &client.ChoiceError{Origin: origin, Handle: h, Reason: "no device is enrolled for it in " + base + ": see dnshandle device list"}
+			reason := "no device is enrolled for it in " + base + ": see dnshandle device list"
+			if d, err := client.Load(filepath.Join(base, string(h))); err == nil && !d.Revoked.IsZero() {
+				reason = "its device in " + base + " was revoked: remove that directory and enroll again with a new enrollment code"
+			}
+			return "", &client.ChoiceError{Origin: origin, Handle: h, Reason: reason}
 		}
 		if previous, ok := sites.Get(origin); !ok || previous != h {
 			if err := sites.Set(origin, h); err != nil {

@@ -48,6 +48,9 @@ func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request) *Problem
 	if p != nil {
 		return p
 	}
+	if p := s.checkKeyNotCompromised(ctx, o.IdentityID, csr); p != nil {
+		return p
+	}
 
 	// Claim the order so that concurrent finalize requests issue once.
 	o.Status = OrderProcessing
@@ -98,6 +101,26 @@ func checkFinalizeCSR(encoded string, acct *Account, csc *pki.CSC) (*x509.Certif
 		return nil, &Problem{Type: ProblemBadCSR, Detail: err.Error()}
 	}
 	return csr, nil
+}
+
+// checkKeyNotCompromised refuses a CSR whose key belongs to a certificate
+// of the identity that was revoked for keyCompromise: a stolen key must
+// not come back with a new certificate, whatever account asks.
+func (s *Server) checkKeyNotCompromised(ctx context.Context, identityID string, csr *x509.CertificateRequest) *Problem {
+	fp, err := pki.KeyFingerprint(csr.PublicKey)
+	if err != nil {
+		return problemf(ProblemBadCSR, "the CSR key cannot be read: %v", err)
+	}
+	certs, err := s.backend.IdentityCertificates(ctx, identityID)
+	if err != nil {
+		return internalError("listing the identity's certificates", err)
+	}
+	for _, c := range certs {
+		if c.Revoked && c.Reason == pki.ReasonKeyCompromise && c.KeyFingerprint == fp {
+			return problemf(ProblemBadCSR, "this key was revoked as compromised (certificate %s): generate a new key and enroll again", c.Serial)
+		}
+	}
+	return nil
 }
 
 // issue signs the device certificate and stores its record.

@@ -226,3 +226,28 @@ func TestRenewalInfoOfRevoked(t *testing.T) {
 		t.Errorf("unknown certID: status %d", res.StatusCode)
 	}
 }
+
+func TestCompromisedKeyNotReissued(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil)
+	key := newTestKey(t)
+	kid := e.newAccount(key)
+	deviceKey := newDeviceKey(t)
+	leaf := e.downloadChain(key, kid, e.issueCert(key, kid, deviceKey))[0]
+	e.post(jwsOptions{key: key, kid: kid}, e.url(pathRevokeCert), map[string]any{
+		"certificate": b64.EncodeToString(leaf.Raw), "reason": int(pki.ReasonKeyCompromise),
+	}).wantStatus(t, http.StatusOK)
+
+	// A new enrollment (a new account) asks for the stolen key again.
+	other := newTestKey(t)
+	otherKID := e.newAccount(other)
+	_, o := e.newOrder(other, otherKID)
+	res := e.post(jwsOptions{key: other, kid: otherKID}, o.Finalize, map[string]string{"csr": csrFor(t, deviceKey, string(testHandle), string(testHandle))})
+	doc := res.wantProblem(t, http.StatusBadRequest, ProblemBadCSR)
+	if !strings.Contains(doc.Detail, "revoked as compromised") {
+		t.Errorf("problem detail %q does not say the key was revoked as compromised", doc.Detail)
+	}
+
+	// A fresh key is fine.
+	e.issueCert(other, otherKID, nil)
+}

@@ -293,6 +293,9 @@ func (s *Server) loadAccountByKID(ctx context.Context, kid string) (*Account, *P
 	if err != nil {
 		return nil, internalError("loading the account", err)
 	}
+	if acct.Status == AccountRevoked {
+		return nil, unauthorized("account %q is revoked, because a certificate of this device was revoked; enroll the device again with a new enrollment code", kid)
+	}
 	if acct.Status != AccountValid {
 		return nil, unauthorized("account %q is %s and can make no more requests (RFC 8555, section 7.3.6)", kid, acct.Status)
 	}

@@ -177,6 +177,15 @@ func TestEnrollRenewRevoke(t *testing.T) {
 			// The certificate the renewal replaced has the same key: it is
 			// revoked with it.
 			checkDevice(t, p.st, d.Chain[0], store.DeviceRevoked)
+			// The device's ACME account is revoked with it: it cannot renew
+			// itself back in.
+			if _, err := client.Renew(ctx, d.Dir, client.RenewOptions{Force: true, HTTPClient: httpClient}); err == nil {
+				t.Error("a revoked device renewed its certificate")
+			} else if !strings.Contains(err.Error(), "revoked") {
+				t.Errorf("renewing a revoked device: %v, want an error saying it is revoked", err)
+			} else {
+				t.Logf("renew after revoke: %v", err)
+			}
 
 			crlDER, err := p.srv.CRL(ctx, p.identity)
 			if err != nil {

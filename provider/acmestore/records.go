@@ -301,8 +301,10 @@ func (b *Backend) RevokeCertificate(ctx context.Context, serial string, reason p
 // RevokeDeviceKey revokes the device certificate d and every other active
 // certificate of its identity for the same device key, with an audit
 // entry each, in tx. Those are the certificates a renewal replaced, and a
-// stolen key must not still pass with one of them. The error wraps
-// store.ErrConflict when d is revoked already.
+// stolen key must not still pass with one of them. The ACME accounts that
+// ordered them are revoked too, since an account belongs to one device:
+// a revoked device cannot renew itself and needs a new enrollment. The
+// error wraps store.ErrConflict when d is revoked already.
 func RevokeDeviceKey(ctx context.Context, tx store.Tx, d *store.Device, reason pki.RevocationReason, at time.Time, actor string) error {
 	revoke := []*store.Device{d}
 	if d.Status == store.DeviceActive && d.Fingerprint != "" {
@@ -324,8 +326,41 @@ func RevokeDeviceKey(ctx context.Context, tx store.Tx, d *store.Device, reason p
 			Subject: subjectOf(r.CertDER), Detail: fmt.Sprintf("serial %s, label %q, reason %s", r.Serial, r.Label, reason)}); err != nil {
 			return err
 		}
+		if err := revokeOrderingAccount(ctx, tx, r.Serial); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// revokeOrderingAccount sets the ACME account that ordered the certificate
+// with serial to revoked (RFC 8555, section 7.1.6), so that it can make no
+// further requests. A certificate issued outside ACME has no account.
+func revokeOrderingAccount(ctx context.Context, tx store.Tx, serial string) error {
+	row, err := tx.ACMECertificate(ctx, serial)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	acctRow, err := tx.ACMEAccount(ctx, row.AccountID)
+	if err != nil {
+		return err
+	}
+	a, err := accountOf(acctRow)
+	if err != nil {
+		return err
+	}
+	if a.Status != acme.AccountValid {
+		return nil
+	}
+	a.Status = acme.AccountRevoked
+	updated, err := accountRow(a)
+	if err != nil {
+		return err
+	}
+	return tx.UpdateACMEAccount(ctx, updated)
 }
 
 // auditActor names the ACME account that acted in the audit log.
