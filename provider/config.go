@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnshandle/dnshandle/handle"
 )
 
 // Defaults of Config fields left empty.
@@ -238,6 +240,10 @@ func (c *Config) Validate() error {
 	for _, z := range c.DNS.Zones {
 		if _, ok := dns.IsDomainName(z.Name); !ok || z.Name == "." {
 			errs = append(errs, fmt.Errorf("zone %q is not a valid domain name", z.Name))
+		}
+		var reserved *handle.ReservedTLDError
+		if _, err := handle.Parse("h." + strings.TrimSuffix(z.Name, ".")); errors.As(err, &reserved) {
+			errs = append(errs, fmt.Errorf("zone %q is under the reserved TLD .%s, where no handle can be created: use a registrable domain, or one under .test for testing", z.Name, reserved.TLD))
 		}
 		if seen[z.Name] {
 			errs = append(errs, fmt.Errorf("zone %q is listed twice", z.Name))

@@ -60,6 +60,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"secondary with unknown key", "[[dns.secondaries]]\naddr = \"127.0.0.1:53\"\ntsig = \"k\"\n", `TSIG key "k"`},
 		{"secondary without key", "[[dns.secondaries]]\naddr = \"127.0.0.1:53\"\n", "needs a tsig key"},
 		{"syntax", "[dns\n", "config"},
+		{"zone under a reserved TLD", "[[dns.zones]]\nname = \"dhp.example\"\n", "reserved TLD .example"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
