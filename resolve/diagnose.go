@@ -74,6 +74,10 @@ func diagnoseError(err error) (line, rrset string) {
 	case errors.As(err, &insecure):
 		key := rrsetKey(RRsetInfo{Name: insecure.Name, Type: insecure.Type})
 		if insecure.Status == Insecure {
+			if strings.HasSuffix(insecure.Reason, reasonNoAD) {
+				return fmt.Sprintf("%s at %s is not validated (insecure): %s: if the zone is signed, give its DS or DNSKEY as a trust anchor (dnshandle: --trust-anchor FILE) or ask a validating resolver",
+					dns.TypeToString[insecure.Type], insecure.Name, insecure.Reason), key
+			}
 			return fmt.Sprintf("%s at %s is not signed (insecure): %s: sign the zone with DNSSEC and publish its DS record at the parent",
 				dns.TypeToString[insecure.Type], insecure.Name, insecure.Reason), key
 		}

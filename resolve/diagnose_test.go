@@ -203,3 +203,14 @@ func TestViewOfError(t *testing.T) {
 		t.Errorf("Render of an error lacks problems:\n%s", text)
 	}
 }
+
+func TestDiagnoseNoADAdvisesTrustAnchor(t *testing.T) {
+	err := &InsecureError{Name: "alice.dhp.test.", Type: dns.TypeTLSA, Status: Insecure, Reason: "trusted upstream 127.0.0.1:53" + reasonNoAD}
+	line, _ := diagnoseError(err)
+	if !strings.Contains(line, "--trust-anchor") {
+		t.Errorf("advice %q does not point at a trust anchor", line)
+	}
+	if strings.Contains(line, "sign the zone") {
+		t.Errorf("advice %q tells to sign a zone that may be signed already", line)
+	}
+}

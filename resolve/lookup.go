@@ -185,9 +185,12 @@ func (r *Resolver) judge(ctx context.Context, e env, qname string, qtype uint16,
 	if resp.AuthenticatedData {
 		return dnssec.Result{Status: dnssec.Secure, Reason: "validated by trusted upstream " + up.name + " (AD bit set)"}
 	}
-	return dnssec.Result{Status: dnssec.Insecure, Reason: "trusted upstream " + up.name +
-		" did not set the AD bit: the zone is unsigned, or the upstream does not validate it (configure trust anchors to validate locally)"}
+	return dnssec.Result{Status: dnssec.Insecure, Reason: "trusted upstream " + up.name + reasonNoAD}
 }
+
+// reasonNoAD ends the reason of an answer that a trusted upstream did not
+// mark as authentic; Diagnose recognizes it.
+const reasonNoAD = " did not set the AD bit: the zone is unsigned, or the upstream does not validate it (configure trust anchors to validate locally)"
 
 // worse returns the result with the worse status; a keeps ties.
 // The order is secure, insecure, indeterminate, bogus.
