@@ -220,7 +220,7 @@ func newDeviceRenewCommand(flags *deviceFlags) *cobra.Command {
 			if r.Renewed {
 				fmt.Fprintf(out, "renewed %s: valid until %s\n", r.Device.Handle.Display(), r.Device.NotAfter.UTC().Format(time.RFC3339))
 			} else {
-				fmt.Fprintf(out, "%s does not need renewal yet: renew at %s\n", r.Device.Handle.Display(), r.RenewAt.UTC().Format(time.RFC3339))
+				fmt.Fprintf(out, "%s does not need renewal yet: renew at %s (--force renews now)\n", r.Device.Handle.Display(), r.RenewAt.UTC().Format(time.RFC3339))
 			}
 			return nil
 		},
@@ -243,6 +243,11 @@ func newDeviceListCommand(flags *deviceFlags) *cobra.Command {
 			devices, err := client.List(base)
 			if err != nil {
 				return err
+			}
+			if len(devices) == 0 {
+				if _, err := os.Stat(base); errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("no device directory at %s: enroll a device first (dnshandle device enroll), or give the --dir it was enrolled into", base)
+				}
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "HANDLE\tLABEL\tVALID UNTIL\tSTATUS\tDEVICE ID")

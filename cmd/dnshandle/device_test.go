@@ -190,3 +190,11 @@ func TestDeviceExportDefaultDirectory(t *testing.T) {
 		t.Errorf("export without an enrolled device = %v, want %q\n%s", err, want, out)
 	}
 }
+
+func TestDeviceListMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nothing-here")
+	out, err := runCommand(t, "device", "list", "--dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "no device directory at "+dir) {
+		t.Fatalf("device list --dir %s = %v, want an error naming the missing directory\n%s", dir, err, out)
+	}
+}

@@ -114,8 +114,10 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if f.oidcCAFile != "" && !f.oidc {
-		return errors.New("--oidc-ca applies only to OpenID Connect sign-in: add --oidc, or drop --oidc-ca")
+	for name, value := range map[string]string{"--oidc-ca": f.oidcCAFile, "--base-url": f.baseURL, "--session-key-file": f.sessionKeyFile} {
+		if value != "" && !f.oidc {
+			return fmt.Errorf("%s applies only to OpenID Connect sign-in: add --oidc, or drop %s", name, name)
+		}
 	}
 	if len(f.resolver.servers) == 0 && f.resolver.snapshot == "" {
 		return errors.New("missing --server: give the DNS server the proxy resolves handles through, such as a local validating resolver at 127.0.0.1:53")
@@ -156,6 +158,9 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("proxy listening", "addr", ln.Addr().String(), "origin", origin, "upstream", upstream.Redacted(), "oidc", f.oidc)
+	if f.resolver.trustAnchor == "" && f.resolver.snapshot == "" && !f.resolver.acceptInsecure {
+		logger.Warn("no --trust-anchor: answers count as DNSSEC secure only when --server is a validating resolver on loopback or over tls:// that sets the AD bit; otherwise every certificate login fails at the dns step")
+	}
 	return p.Serve(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 }
 

@@ -401,6 +401,8 @@ func TestProxyCommandFlagErrors(t *testing.T) {
 		{"upstream host as scheme", []string{"--upstream", "localhost:3000"}, "give a URL such as http://127.0.0.1:3000"},
 		{"upstream of another scheme", []string{"--upstream", "ftp://127.0.0.1/"}, "is not an http or https URL"},
 		{"oidc-ca without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--oidc-ca", caFile}, "--oidc-ca applies only to OpenID Connect sign-in: add --oidc"},
+		{"base-url without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--base-url", "https://127.0.0.1:8444"}, "--base-url applies only to OpenID Connect sign-in"},
+		{"session-key-file without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--session-key-file", caFile}, "--session-key-file applies only to OpenID Connect sign-in"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
