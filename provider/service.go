@@ -133,7 +133,7 @@ func (s *Service) CreateAccount(ctx context.Context, name, password string) (*st
 		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: name, Action: "account.create", Subject: name})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fmt.Errorf("account %q already exists: choose another name (%w)", name, store.ErrConflict)
+		return nil, &TakenError{Message: fmt.Sprintf("account %q already exists: choose another name", name)}
 	}
 	return acct, err
 }
@@ -212,7 +212,7 @@ func (s *Service) CreateIdentity(ctx context.Context, accountName string, h hand
 		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: accountName, Action: "identity.create", Subject: h.String(), Detail: set.DID})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fmt.Errorf("handle %s is already taken: choose another handle (%w)", h, store.ErrConflict)
+		return nil, &TakenError{Message: fmt.Sprintf("handle %s is already taken: choose another handle", h)}
 	}
 	if err != nil {
 		return nil, err
@@ -305,3 +305,14 @@ func (s *Service) LoadCSC(ctx context.Context, h handle.Handle) (*pki.CSC, error
 	}
 	return pki.LoadCSC(cert, key)
 }
+
+// TakenError reports a name that another account or identity has. It
+// wraps store.ErrConflict.
+type TakenError struct {
+	Message string
+}
+
+func (e *TakenError) Error() string { return e.Message }
+
+// Unwrap returns store.ErrConflict.
+func (e *TakenError) Unwrap() error { return store.ErrConflict }
