@@ -11,7 +11,8 @@ import (
 )
 
 // pageHead is the shared head of both pages: no scripts, inline styles
-// only, and a layout that reads at any zoom.
+// only, and a layout that reads at any zoom and down to 320 CSS pixels.
+// Colours keep a contrast ratio of at least 4.5:1 on white.
 const pageHead = `{{define "head"}}<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -21,51 +22,64 @@ const pageHead = `{{define "head"}}<!DOCTYPE html>
 <style>
 body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0; padding: 1rem; color: #111; background: #fff; }
 main { max-width: 32rem; margin: 2rem auto; }
+h1 { font-size: 1.75rem; line-height: 1.25; }
+h1, p { overflow-wrap: break-word; }
 label { display: block; font-weight: 600; }
 input[type=text] { width: 100%; box-sizing: border-box; font-size: 1.1rem; padding: .5rem; border: 2px solid #555; border-radius: 4px; }
-input[aria-invalid=true] { border-color: #a00; }
-button { font-size: 1rem; padding: .5rem 1.25rem; margin-top: 1rem; }
-:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
+input[aria-invalid=true] { border: 3px solid #a00; }
+button { font: inherit; padding: .5rem 1.25rem; border: 2px solid #1a4d8c; border-radius: 4px; background: #1a4d8c; color: #fff; cursor: pointer; }
+button.secondary { background: #fff; color: #1a4d8c; }
+a { color: #1a4d8c; }
+:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; box-shadow: 0 0 0 5px #111; }
 .hint { color: #444; margin: .25rem 0 .5rem; }
+.problem { border-left: 4px solid #a00; padding-left: .75rem; margin: .5rem 0 1rem; }
+.problem p { margin: .25rem 0; }
 .error { color: #a00; font-weight: 600; }
+.detail { color: #444; font-size: .95rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 </style>
 </head>
 <body>
 <main>
 {{end}}`
 
-const loginTemplate = `{{define "login"}}{{template "head" "Sign in with your DNS handle"}}
+// loginTemplate is the form for the handle. After a failed attempt it
+// shows the advice first and the technical detail after it, both above
+// the field and tied to it with aria-describedby.
+const loginTemplate = `{{define "login"}}{{if .Error}}{{template "head" "Error: Sign in with your DNS handle"}}{{else}}{{template "head" "Sign in with your DNS handle"}}{{end}}
 <h1>Sign in with your DNS handle</h1>
 {{if .Signed}}<p>You are signed in as <strong>{{.Signed}}</strong>.</p>
 <form method="post" action="{{.LogoutAction}}">
 <input type="hidden" name="return" value="{{.Return}}">
-<button type="submit">Sign out</button>
+<button class="secondary" type="submit">Sign out</button>
 </form>
 <h2>Sign in with another handle</h2>
 {{end}}<form method="post" action="{{.Action}}">
 <label for="handle">Your handle</label>
 <p class="hint" id="handle-hint">For example alice.example.com. The "@" in front is optional.</p>
-<input type="text" id="handle" name="handle" value="{{.Handle}}" required autocomplete="username" autocapitalize="none" spellcheck="false" aria-describedby="handle-hint{{if .Error}} handle-error{{end}}"{{if .Error}} aria-invalid="true"{{end}}>
-{{if .Error}}<div id="handle-error" role="alert">
-<p class="error">{{.Error}}</p>
-<p>{{.Advice}}</p>
+{{if .Error}}<div class="problem" id="handle-error" role="alert">
+<p class="error"><span class="visually-hidden">Error: </span>{{.Advice}}</p>
+<p class="detail">Details: {{.Error}}</p>
 </div>
-{{end}}<input type="hidden" name="return" value="{{.Return}}">
-<button type="submit">Continue</button>
-</form>
+{{end}}<input type="text" id="handle" name="handle" value="{{.Handle}}" required autocomplete="username" autocapitalize="none" spellcheck="false" aria-describedby="handle-hint{{if .Error}} handle-error{{end}}"{{if .Error}} aria-invalid="true"{{end}}>
+<input type="hidden" name="return" value="{{.Return}}">
 <p>This site looks up your handle in DNS and sends you to the provider it names, where you confirm that the handle is yours.</p>
+<button type="submit">Continue to your provider</button>
+</form>
 </main>
 </body>
 </html>
 {{end}}`
 
-const errorTemplate = `{{define "error"}}{{template "head" .Title}}
+// errorTemplate is the page of a login that failed after the form: the
+// advice first, then the technical detail of the error.
+const errorTemplate = `{{define "error"}}{{template "head" (printf "Error: %s" .Title)}}
 <h1>{{.Title}}</h1>
-<div role="alert">
-<p class="error">{{.Problem}}</p>
+<div class="problem" role="alert">
+<p class="error">{{.Advice}}</p>
 </div>
-<h2>What to do</h2>
-<p>{{.Advice}}</p>
+<h2>Details</h2>
+<p class="detail">{{.Problem}}</p>
 <p><a href="{{.Retry}}">Start the sign-in again</a></p>
 </main>
 </body>

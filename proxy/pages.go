@@ -29,6 +29,9 @@ type pageData struct {
 	Return string
 }
 
+// pageTemplate is the page for browsers: no scripts, inline styles only,
+// colours with a contrast ratio of at least 4.5:1 on white, and a layout
+// that reflows down to 320 CSS pixels.
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -36,35 +39,56 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
-body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5; }
-input[type=text] { font-size: 1rem; padding: .4rem; width: 16rem; }
-button { font-size: 1rem; padding: .4rem .8rem; }
+body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0; padding: 0 1rem; color: #111; background: #fff; }
+main { max-width: 36rem; margin: 2rem auto; }
+h1 { font-size: 1.75rem; line-height: 1.25; }
+h1, p, dd { overflow-wrap: break-word; }
+label { display: block; font-weight: 600; }
+.hint { color: #444; margin: .25rem 0 .5rem; }
+input[type=text] { width: 100%; box-sizing: border-box; font-size: 1.1rem; padding: .5rem; border: 2px solid #555; border-radius: 4px; }
+button { font: inherit; margin-top: 1rem; padding: .5rem 1.25rem; border: 2px solid #1a4d8c; border-radius: 4px; background: #1a4d8c; color: #fff; cursor: pointer; }
+a { color: #1a4d8c; }
+:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; box-shadow: 0 0 0 5px #111; }
+.problem { border-left: 4px solid #a00; padding-left: .75rem; }
+dt { font-weight: 600; }
+dd { margin: 0 0 .5rem; }
 code { background: #f3f3f3; padding: 0 .2rem; }
 </style>
 </head>
 <body>
+<main>
 <h1>{{.Title}}</h1>
-<p>{{.Message}}</p>
 {{- if .Step}}
-<p>Handle: <code>{{.Handle}}</code><br>Check that failed: <code>{{.Step}}</code></p>
+<div class="problem">
+<p>{{.Message}}</p>
+<dl>
+<dt>Handle in the certificate</dt><dd><code>{{.Handle}}</code></dd>
+<dt>Check that failed</dt><dd><code>{{.Step}}</code></dd>
+</dl>
+</div>
+<p>The owner of the handle or their handle provider can fix the records or issue a new certificate. Your browser may keep offering the same certificate to this site until you restart it.</p>
+{{- else}}
+<p>{{.Message}}</p>
 {{- end}}
 {{- if .SignIn}}
+<h2>Sign in with your DNS handle{{if .Step}} instead{{end}}</h2>
 {{- if .LoginConfigured}}
-<h2>Sign in with your DNS handle</h2>
 <form method="post" action="{{.LoginPath}}">
 <input type="hidden" name="return" value="{{.Return}}">
-<label>Your handle <input type="text" name="handle" placeholder="@alice.example.com" autocomplete="username" required></label>
-<button type="submit">Sign in</button>
+<label for="handle">Your handle</label>
+<p class="hint" id="handle-hint">For example alice.example.com. This site looks the handle up in DNS and sends you to your provider to confirm it.</p>
+<input type="text" id="handle" name="handle" autocomplete="username" autocapitalize="none" spellcheck="false" aria-describedby="handle-hint" required>
+<button type="submit">Continue to your provider</button>
 </form>
 {{- else}}
-<h2>Sign in with your DNS handle</h2>
-<p>OIDC sign-in is not configured on this site.</p>
+<p>OIDC sign-in is not configured on this site, so a device certificate is the only way in.</p>
 {{- end}}
 {{- if not .Step}}
-<h2>Log in with a device certificate</h2>
-<p>Devices enrolled for a DNS handle log in without a password: the browser presents the device certificate, and this site checks it against the handle's DNS records. Set the browser up with <code>dnshandle device export</code> and <code>dnshandle browser-policy</code>.</p>
+<h2>Sign in with a device certificate</h2>
+<p>Devices enrolled for a DNS handle sign in without a password: the browser presents the device certificate, and this site checks it against the handle's DNS records. Set the browser up with <code>dnshandle device export</code> and <code>dnshandle browser-policy</code>.</p>
 {{- end}}
 {{- end}}
+</main>
 </body>
 </html>
 `))
