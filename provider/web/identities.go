@@ -156,7 +156,12 @@ func (w *Web) checkIdentity(rw http.ResponseWriter, r *http.Request) {
 
 	problems, err := w.cfg.Provider.CheckIdentity(r.Context(), h)
 	if err != nil {
-		w.internalError(rw, r, fmt.Errorf("check identity %s: %w", h, err))
+		// The check resolves the handle: the reason is a DNS or
+		// configuration problem the person or the operator can act on.
+		w.cfg.Logger.Warn("own-domain check failed", "handle", h.String(), "err", err)
+		w.renderError(rw, r, http.StatusServiceUnavailable, "The check could not run",
+			fmt.Sprintf("The provider could not look up the records of @%s: %v.", h, err),
+			"Try again in a moment. If it keeps failing, ask the provider's operator, who may need to configure a resolver for own domains.")
 		return
 	}
 	// The check may have changed the verified flag.
