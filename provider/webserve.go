@@ -28,7 +28,7 @@ const sessionKeyFile = "web/session.key"
 // mountWeb adds the web pages and the OpenID provider to mux, the handler
 // of the HTTPS listener whose origin is origin, and changes tlsConfig so
 // that browsers may present a device certificate. dnsAddr is the address
-// of the provider's own DNS server, which certificate sign-in asks for
+// of the provider's own DNS server, which certificate sign-in queries for
 // hosted handles.
 func (s *Service) mountWeb(ctx context.Context, logger *slog.Logger, mux *http.ServeMux, tlsConfig *tls.Config, origin, dnsAddr string) error {
 	issuer := s.Config.OIDCIssuer()

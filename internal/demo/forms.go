@@ -167,7 +167,7 @@ func findForm(p *page, need map[string]string) (*form, error) {
 	for k := range need {
 		keys = append(keys, k)
 	}
-	return nil, fmt.Errorf("page %s (status %d) has no form with the fields %s; the page says: %.300s", p.URL, p.Status, strings.Join(keys, ", "), p.text())
+	return nil, fmt.Errorf("page %s (status %d) has no form with the fields %s, and its text is: %.300s", p.URL, p.Status, strings.Join(keys, ", "), p.text())
 }
 
 // addField records the field n and the value the page gave it.

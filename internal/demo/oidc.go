@@ -32,10 +32,10 @@ func providerClient(prov *runningProvider) (*http.Client, *x509.CertPool, error)
 	}, roots, nil
 }
 
-// oidcLogin signs in to the relying party the way a person in a browser
-// without a device certificate does: the site's sign-in page, the handle
-// typed into it, the provider's sign-in form with the account password,
-// the consent page, and back to the site. It returns the site's page.
+// oidcLogin signs in to the relying party as a person in a browser without
+// a device certificate does. It types the handle into the site's sign-in
+// page, the account password into the provider's form, approves on the
+// consent page, and returns the site's page it lands on.
 func oidcLogin(ctx context.Context, p *printer, rp *relyingParty, prov *runningProvider, providerRoots *x509.CertPool, account, password string) (*page, error) {
 	features, err := advertised(ctx, prov, providerRoots)
 	if err != nil {
@@ -104,6 +104,7 @@ func advertised(ctx context.Context, prov *runningProvider, roots *x509.CertPool
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxPage)).Decode(&doc); err != nil {
 		return "", fmt.Errorf("discovery: %w", err)
 	}
+
 	var f []string
 	if doc.PAR != "" {
 		f = append(f, "PAR")

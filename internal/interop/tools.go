@@ -25,9 +25,9 @@ func RunProgram(tb testing.TB, env []string, name string, args ...string) {
 	}
 }
 
-// ArtifactDir returns the directory named by $DNSHANDLE_ARTIFACTS, created
-// if needed, for files a test keeps for people to look at (screenshots);
-// without the variable, a temporary directory of tb.
+// ArtifactDir returns the directory for files a test keeps for people to
+// look at, such as screenshots. It is $DNSHANDLE_ARTIFACTS, created if
+// needed, or else a temporary directory of tb.
 func ArtifactDir(tb testing.TB) string {
 	tb.Helper()
 	dir := os.Getenv("DNSHANDLE_ARTIFACTS")
