@@ -73,6 +73,12 @@ type DNSConfig struct {
 	// start and kept across zone changes; zero means DefaultDNSCacheSize.
 	// A name takes about 1 KiB.
 	CacheSize int `toml:"cache_size"`
+	// Resolvers are the DNS servers ("HOST[:PORT]" or "tls://HOST[:PORT]")
+	// through which Serve resolves handles under people's own domains: for
+	// the web page's own-domain check and for certificate sign-in with such
+	// a handle. Use a validating resolver on loopback or over TLS, whose AD
+	// bit is trusted. Empty means neither works for own domains.
+	Resolvers []string `toml:"resolvers"`
 }
 
 // ZoneConfig names one provider zone, its name servers, their addresses

@@ -39,6 +39,13 @@ func (s *Service) mountWeb(ctx context.Context, logger *slog.Logger, mux *http.S
 	s.issuer = issuer
 	s.mu.Unlock()
 
+	if s.Resolver == nil && len(s.Config.DNS.Resolvers) > 0 {
+		r, err := resolve.New(resolve.Config{Servers: s.Config.DNS.Resolvers})
+		if err != nil {
+			return fmt.Errorf("dns resolvers: %w", err)
+		}
+		s.Resolver = r
+	}
 	key, err := s.sessionKey()
 	if err != nil {
 		return err
