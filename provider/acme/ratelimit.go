@@ -1,8 +1,9 @@
 package acme
 
 import (
-	"sync"
 	"time"
+
+	"github.com/dnshandle/dnshandle/internal/ratelimit"
 )
 
 // Limit is a token bucket: a client may make Burst requests at once, and
@@ -38,85 +39,21 @@ type RateLimits struct {
 	Disabled bool
 }
 
-// maxLimiterKeys bounds the number of buckets a limiter keeps. Beyond it,
-// full buckets (idle clients) are dropped; a dropped bucket starts full
-// again, which is what it would be anyway.
-const maxLimiterKeys = 100000
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// limiter is a set of token buckets keyed by account ID or client IP.
-type limiter struct {
-	limit   Limit
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-func newLimiter(l Limit) *limiter {
-	return &limiter{limit: l, buckets: make(map[string]*bucket)}
-}
-
-// Allow takes one token from key's bucket at now. When the bucket is empty
-// it returns false and how long until a token is back.
-func (l *limiter) Allow(key string, now time.Time) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxLimiterKeys {
-			l.dropFull(now)
-		}
-		b = &bucket{tokens: float64(l.limit.Burst), last: now}
-		l.buckets[key] = b
-	}
-	b.tokens = l.refill(b, now)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - b.tokens) * float64(l.limit.Every))
-	return false, wait
-}
-
-func (l *limiter) refill(b *bucket, now time.Time) float64 {
-	elapsed := now.Sub(b.last)
-	if elapsed <= 0 {
-		return b.tokens
-	}
-	return min(float64(l.limit.Burst), b.tokens+float64(elapsed)/float64(l.limit.Every))
-}
-
-func (l *limiter) dropFull(now time.Time) {
-	for k, b := range l.buckets {
-		if l.refill(b, now) >= float64(l.limit.Burst) {
-			delete(l.buckets, k)
-		}
-	}
-}
-
 // rateLimiters holds one limiter per limited request kind; nil limiters
 // allow everything.
 type rateLimiters struct {
-	newOrder, finalize, newAccount, newNonce *limiter
+	newOrder, finalize, newAccount, newNonce *ratelimit.Limiter
 }
 
 func newRateLimiters(c RateLimits) rateLimiters {
 	if c.Disabled {
 		return rateLimiters{}
 	}
-	pick := func(l, def Limit) *limiter {
+	pick := func(l, def Limit) *ratelimit.Limiter {
 		if l.Burst <= 0 || l.Every <= 0 {
 			l = def
 		}
-		return newLimiter(l)
+		return ratelimit.New(l.Burst, l.Every)
 	}
 	return rateLimiters{
 		newOrder:   pick(c.NewOrder, DefaultNewOrderLimit),
@@ -127,7 +64,7 @@ func newRateLimiters(c RateLimits) rateLimiters {
 }
 
 // rateLimited returns the problem for a request over limit, or nil.
-func rateLimited(l *limiter, key string, now time.Time, what string) *Problem {
+func rateLimited(l *ratelimit.Limiter, key string, now time.Time, what string) *Problem {
 	ok, wait := l.Allow(key, now)
 	if ok {
 		return nil

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnshandle/dnshandle/internal/ratelimit"
+
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -209,22 +211,22 @@ func TestLimiter(t *testing.T) {
 	l := newLimiter(Limit{Burst: 2, Every: time.Second}, Limit{})
 	now := time.Unix(1000, 0)
 	for i := range 2 {
-		if ok, _ := l.take("a", now); !ok {
+		if ok, _ := l.Allow("a", now); !ok {
 			t.Fatalf("request %d within the burst was refused", i+1)
 		}
 	}
-	ok, wait := l.take("a", now)
+	ok, wait := l.Allow("a", now)
 	if ok || wait != time.Second {
 		t.Fatalf("third request: ok=%v wait=%v, want a refusal with 1s to wait", ok, wait)
 	}
-	if ok, _ := l.take("b", now); !ok {
+	if ok, _ := l.Allow("b", now); !ok {
 		t.Error("another key shares the bucket of the first")
 	}
-	if ok, _ := l.take("a", now.Add(time.Second)); !ok {
+	if ok, _ := l.Allow("a", now.Add(time.Second)); !ok {
 		t.Error("a token did not come back after Every")
 	}
-	var disabled *limiter
-	if ok, _ := disabled.take("a", now); !ok {
+	var disabled *ratelimit.Limiter
+	if ok, _ := disabled.Allow("a", now); !ok {
 		t.Error("a nil limiter refused a request")
 	}
 }

@@ -39,7 +39,7 @@ func (w *Web) signUp(rw http.ResponseWriter, r *http.Request) {
 		w.render(rw, r, http.StatusUnprocessableEntity, "signup", &page{Title: "Create an account", Form: kept, Errors: errs})
 		return
 	}
-	if ok, wait := w.perClient.take(clientKey(r), w.now()); !ok {
+	if ok, wait := w.perClient.Allow(clientKey(r), w.now()); !ok {
 		w.tooManyRequests(rw, r, wait)
 		return
 	}
@@ -86,11 +86,11 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := w.now()
-	if ok, wait := w.perClient.take(clientKey(r), now); !ok {
+	if ok, wait := w.perClient.Allow(clientKey(r), now); !ok {
 		w.tooManyRequests(rw, r, wait)
 		return
 	}
-	if ok, wait := w.perAccount.take(accountKey(f.Name), now); !ok {
+	if ok, wait := w.perAccount.Allow(accountKey(f.Name), now); !ok {
 		w.tooManyRequests(rw, r, wait)
 		return
 	}

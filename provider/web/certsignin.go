@@ -79,7 +79,7 @@ func (w *Web) signInCertificate(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next, _ := localPath(r.PostForm.Get("next"))
-	if ok, wait := w.perClient.take(clientKey(r), w.now()); !ok {
+	if ok, wait := w.perClient.Allow(clientKey(r), w.now()); !ok {
 		w.tooManyRequests(rw, r, wait)
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -85,68 +84,6 @@ func TestSessionCheckTimes(t *testing.T) {
 				t.Errorf("checkTimes = %v, want ok=%v", err, c.ok)
 			}
 		})
-	}
-}
-
-func TestLimiterTokenBucket(t *testing.T) {
-	t.Parallel()
-	start := time.Unix(1767225600, 0)
-	l := newLimiter(RateLimit{Burst: 3, Interval: 10 * time.Second})
-	for i := range 3 {
-		if ok, _ := l.take("a", start); !ok {
-			t.Fatalf("take %d of a full bucket failed", i+1)
-		}
-	}
-
-	ok, wait := l.take("a", start)
-	if ok || wait != 10*time.Second {
-		t.Errorf("take of an empty bucket = %v, wait %v; want false and 10s", ok, wait)
-	}
-	if ok, _ := l.take("b", start); !ok {
-		t.Errorf("another key shares the bucket of a")
-	}
-
-	ok, wait = l.take("a", start.Add(4*time.Second))
-	if ok || wait != 6*time.Second {
-		t.Errorf("take after 4s = %v, wait %v; want false and 6s", ok, wait)
-	}
-	if ok, _ := l.take("a", start.Add(10*time.Second)); !ok {
-		t.Errorf("take after one interval failed")
-	}
-
-	// A clock that goes back earns nothing.
-	if ok, _ := l.take("a", start); ok {
-		t.Errorf("take after the clock went back succeeded")
-	}
-
-	// An hour later the bucket contains the burst, not more.
-	later := start.Add(time.Hour)
-	for i := range 3 {
-		if ok, _ := l.take("a", later); !ok {
-			t.Fatalf("take %d after an hour failed", i+1)
-		}
-	}
-	if ok, _ := l.take("a", later); ok {
-		t.Errorf("the bucket held more than its burst")
-	}
-}
-
-func TestLimiterEvictsBeyondMax(t *testing.T) {
-	t.Parallel()
-	now := time.Unix(1767225600, 0)
-	l := newLimiter(RateLimit{Burst: 1, Interval: time.Hour})
-	for i := range maxBuckets {
-		l.buckets[strconv.Itoa(i)] = &bucket{tokens: 0, last: now.Add(time.Duration(i) * time.Millisecond)}
-	}
-	l.take("new", now.Add(time.Minute))
-	if n := len(l.buckets); n > maxBuckets*3/4+1 {
-		t.Errorf("%d buckets after eviction, want at most three quarters of %d", n, maxBuckets)
-	}
-	if _, ok := l.buckets["new"]; !ok {
-		t.Errorf("the new key has no bucket")
-	}
-	if _, ok := l.buckets[strconv.Itoa(maxBuckets-1)]; !ok {
-		t.Errorf("eviction dropped the most recently used bucket")
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dnshandle/dnshandle/internal/ratelimit"
+
 	"github.com/dnshandle/dnshandle/handle"
 	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/provider/acme"
@@ -178,8 +180,8 @@ type Web struct {
 	zones      []string
 	aead       cipher.AEAD
 	revoked    *revocationList
-	perAccount *limiter
-	perClient  *limiter
+	perAccount *ratelimit.Limiter
+	perClient  *ratelimit.Limiter
 	origins    *http.CrossOriginProtection
 	pages      map[string]*template.Template
 	// dummyHash is checked against the password typed for an unknown
