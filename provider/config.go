@@ -69,9 +69,9 @@ type DNSConfig struct {
 	// TSIG lists the transfer keys (algorithm hmac-sha256).
 	TSIG []TSIGConfig `toml:"tsig"`
 	// CacheSize is the number of owner names per zone whose records and
-	// answers the DNS server keeps in memory, loaded in the background at
-	// start and kept across zone changes; zero means DefaultDNSCacheSize.
-	// A name takes about 1 KiB.
+	// answers the DNS server keeps in memory. They are loaded in the
+	// background at start and kept across zone changes. Zero means
+	// DefaultDNSCacheSize. A name takes about 1 KiB.
 	CacheSize int `toml:"cache_size"`
 	// Resolvers are the DNS servers ("HOST[:PORT]" or "tls://HOST[:PORT]")
 	// through which Serve resolves handles under people's own domains: for

@@ -36,7 +36,7 @@ type ConfigError struct {
 	// Problem describes what is wrong.
 	Problem string
 
-	// Hint is what to write instead. It may be empty.
+	// Hint is the text to write instead, or empty.
 	Hint string
 
 	// Usage is the toml library's guidance for a syntax error, on several

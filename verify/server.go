@@ -95,7 +95,7 @@ func applyServerSettings(ctx context.Context, c *tls.Config, v *Verifier, baseVe
 // MarkerPool returns a certificate pool with one certificate whose subject
 // is the profile marker DN. A server that sets it as tls.Config.ClientCAs
 // lists the marker in certificate_authorities, so devices offer their
-// DNS-handle chains; the certificate's key is discarded and it grants no
+// DNS-handle chains. The certificate's key is discarded, so it grants no
 // trust. Each call returns a new copy.
 func MarkerPool() *x509.CertPool { return markerPool().Clone() }
 

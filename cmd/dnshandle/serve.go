@@ -111,8 +111,8 @@ DNSHANDLE_KEK). Manage accounts and identities with "dnshandle admin".`,
 			}
 			logger := provider.NewLogger(cfg.Log, cmd.ErrOrStderr())
 			// The OpenID provider library logs through slog's default
-			// logger, with one info line per route at start; keep its
-			// warnings and errors unless debug logs are asked for.
+			// logger, one info line per route at start. Keep only its
+			// warnings and errors unless the log level is debug.
 			libraryLog := cfg.Log
 			if libraryLog.Level == "info" {
 				libraryLog.Level = "warn"
