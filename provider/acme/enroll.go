@@ -63,12 +63,10 @@ func (s *Server) NewEnrollment(ctx context.Context, identityID, label string) (*
 		return nil, fmt.Errorf("enrollment for identity %q: %w", identityID, err)
 	}
 
-	key := make([]byte, DefaultEABKeySize)
-	// crypto/rand.Read never returns an error since Go 1.24.
-	_, _ = rand.Read(key)
+	key := newEABKey()
 	now := s.cfg.Now()
 	cred := &EABCredential{
-		KeyID:      newID(),
+		KeyID:      newEABKeyID(),
 		Key:        key,
 		IdentityID: identityID,
 		Label:      label,
@@ -86,6 +84,34 @@ func (s *Server) NewEnrollment(ctx context.Context, identityID, label string) (*
 		Key:          key,
 		Expires:      cred.Expires,
 	}, nil
+}
+
+// People paste the key ID and the encoded HMAC key as command-line
+// arguments (lego --kid, certbot --eab-kid). A value that starts with "-"
+// is read there as another option and the command fails, so both are drawn
+// again until their text form does not start with "-". That discards 1/64
+// of the possible values: under 0.03 bits of the key's 256.
+
+// newEABKeyID returns a random 128-bit key ID in base64url.
+func newEABKeyID() string {
+	for {
+		if id := newID(); id[0] != '-' {
+			return id
+		}
+	}
+}
+
+// newEABKey returns a random DefaultEABKeySize-byte HMAC key whose
+// base64url form does not start with "-".
+func newEABKey() []byte {
+	key := make([]byte, DefaultEABKeySize)
+	for {
+		// crypto/rand.Read never returns an error since Go 1.24.
+		_, _ = rand.Read(key)
+		if key[0]>>2 != 62 { // 62 is "-" in the base64url alphabet
+			return key
+		}
+	}
 }
 
 // checkLabel applies the rules that pki.DeviceOptions documents for Label
