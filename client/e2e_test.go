@@ -161,6 +161,15 @@ func TestEnrollVerifyRevoke(t *testing.T) {
 	if err != nil || again.Revoked.IsZero() {
 		t.Errorf("stored laptop after revoke: %+v, %v", again, err)
 	}
+
+	err = client.Revoke(ctx, laptop.Dir, client.RevokeOptions{})
+	var rerr *client.RevokedError
+	if !errors.As(err, &rerr) {
+		t.Fatalf("second revoke: %v, want *client.RevokedError", err)
+	}
+	if !rerr.At.Equal(again.Revoked) {
+		t.Errorf("second revoke reports %s, want the first revocation time %s", rerr.At, again.Revoked)
+	}
 }
 
 func TestEnrollFiles(t *testing.T) {

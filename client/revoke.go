@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -24,16 +25,32 @@ type RevokeOptions struct {
 	Now func() time.Time
 }
 
+// RevokedError reports a device whose certificate meta.json already records
+// as revoked, so Revoke sent nothing to the provider.
+type RevokedError struct {
+	Dir string
+	// At is the revocation time recorded by the earlier Revoke.
+	At time.Time
+}
+
+func (e *RevokedError) Error() string {
+	return fmt.Sprintf("the device certificate in %s was already revoked at %s: enroll again to get a new one",
+		e.Dir, e.At.UTC().Format(time.RFC3339))
+}
+
 // Revoke requests the provider to revoke the device certificate in deviceDir,
 // signing with the device's ACME account key (RFC 8555, section 7.6), and
-// records the revocation in meta.json. A certificate the provider already
-// revoked counts as success. The key files stay: remove the directory to
-// forget the device. Errors: *StoreError, *ProtocolError, or a file system
-// error.
+// records the revocation in meta.json. The key files stay: remove the
+// directory to forget the device. Errors: *RevokedError when meta.json
+// already records a revocation, *StoreError, *ProtocolError, or a file
+// system error.
 func Revoke(ctx context.Context, deviceDir string, opts RevokeOptions) error {
 	d, err := Load(deviceDir)
 	if err != nil {
 		return err
+	}
+	if !d.Revoked.IsZero() {
+		return &RevokedError{Dir: d.Dir, At: d.Revoked}
 	}
 	accountKey, err := pki.ReadPrivateKeyFile(filepath.Join(d.Dir, AccountKeyFile))
 	if err != nil {
