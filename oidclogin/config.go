@@ -89,7 +89,9 @@ type Config struct {
 	// now. A cached did= would let the former owner of a transferred
 	// handle log in until its TTL ends. A second lookup whose Result has
 	// FromCache set fails the login with a *ConfigError. Configure the
-	// resolver with resolve.AcceptInsecure and let MinDNSSEC decide.
+	// resolver with resolve.AcceptInsecure and let MinDNSSEC decide. A
+	// resolver with a ResolveATProto method, as *resolve.Resolver has, is
+	// asked for the TXT RRset alone, so TLSA records play no part.
 	Resolver verify.HandleResolver
 	// HTTPClient sends the requests to providers: discovery, JWKS,
 	// registration, PAR and token. Pass one whose TLS configuration trusts

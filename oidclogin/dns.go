@@ -17,12 +17,25 @@ type handleRecords struct {
 	status resolve.Status
 }
 
+// atprotoResolver is a Config.Resolver that can look up the TXT RRset
+// alone, as *resolve.Resolver does. A login reads no TLSA records, so one
+// that cannot be validated must not stop it.
+type atprotoResolver interface {
+	ResolveATProto(ctx context.Context, h handle.Handle) (*resolve.Result, error)
+}
+
 // resolveTXT resolves h and returns the attributes of its _atproto TXT
 // RRset after the DNSSEC policy. With recheck set, a result from the
 // resolver's cache is an error, because the check after the token exchange
 // must see the records as published now.
 func (l *Login) resolveTXT(ctx context.Context, h handle.Handle, recheck bool) (records.ATProto, resolve.RRsetInfo, error) {
-	res, err := l.resolver.Resolve(ctx, h)
+	var res *resolve.Result
+	var err error
+	if r, ok := l.resolver.(atprotoResolver); ok {
+		res, err = r.ResolveATProto(ctx, h)
+	} else {
+		res, err = l.resolver.Resolve(ctx, h)
+	}
 	if err != nil {
 		return records.ATProto{}, resolve.RRsetInfo{}, err
 	}

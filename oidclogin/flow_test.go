@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // The tests in this file run the whole flow against testOP. They are the
@@ -195,4 +197,30 @@ func TestInsecureHandle(t *testing.T) {
 			t.Fatalf("identity = %+v, want dave.insecure.test with DNSSEC insecure", view)
 		}
 	})
+}
+
+// An OIDC login reads only the _atproto TXT RRset, so a TLSA RRset that
+// fails validation beside it does not stop the login.
+func TestLoginIgnoresBogusTLSA(t *testing.T) {
+	t.Parallel()
+	op := startTestOP(t, testOPOptions{})
+	w := newWorld(t, []string{
+		txt("alice.dhp.test", "did="+aliceDID, "oauth="+op.issuer),
+		"alice.dhp.test. 300 IN TLSA 2 1 1 0c72ac70b745ac19998811b131d662c9ac69dbdbe7cb23e5b514b56664c5d3d6",
+	}, nil)
+	// Changing the signed TLSA record without signing it again makes it
+	// bogus.
+	if err := w.dhp.Tamper("alice.dhp.test.", dns.TypeTLSA, func(rr dns.RR) { rr.(*dns.TLSA).Selector = 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.resolver.Resolve(context.Background(), "alice.dhp.test"); err == nil {
+		t.Fatal("the tampered TLSA RRset still validates")
+	}
+
+	r := newRP(t, w, tlsClient(op.srv), nil)
+	resp, body := r.startLogin(t, newBrowser(t, r.srv), "alice.dhp.test", "/")
+	view := decodeIdentity(t, resp, body)
+	if view.DID != aliceDID || view.DNSSEC != "secure" {
+		t.Fatalf("identity = %+v, want %s with secure DNSSEC (last error %v)", view, aliceDID, r.lastError())
+	}
 }
