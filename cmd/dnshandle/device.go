@@ -60,13 +60,19 @@ func (f *deviceFlags) httpClient() (*http.Client, error) {
 // httpClientFor is httpClient for an enrolled device: without --ca it
 // trusts the CA file kept at enrollment, when there is one.
 func (f *deviceFlags) httpClientFor(deviceDir string) (*http.Client, error) {
+	return httpClientWithCA(f.caFileFor(deviceDir))
+}
+
+// caFileFor returns the CA file that httpClientFor trusts for the device
+// in deviceDir: --ca, else the copy kept at enrollment, else "".
+func (f *deviceFlags) caFileFor(deviceDir string) string {
 	if f.caFile == "" {
 		kept := filepath.Join(deviceDir, providerCAFile)
 		if _, err := os.Stat(kept); err == nil {
-			return httpClientWithCA(kept)
+			return kept
 		}
 	}
-	return httpClientWithCA(f.caFile)
+	return f.caFile
 }
 
 // httpClientWithCA trusts the system roots plus the certificates in caFile
@@ -172,7 +178,7 @@ func newDeviceEnrollCommand(flags *deviceFlags) *cobra.Command {
 				return fmt.Errorf("enrollment did not finish within %v: check that the code names a running provider (it prints its directory URL) and the provider's log: %w", flags.timeout, err)
 			}
 			if err != nil {
-				return explainUntrustedProvider(err)
+				return explainUntrustedProvider(err, flags.caFile)
 			}
 			if flags.caFile != "" {
 				if err := copyFile(flags.caFile, filepath.Join(dev.Dir, providerCAFile)); err != nil {
@@ -214,7 +220,7 @@ func newDeviceRenewCommand(flags *deviceFlags) *cobra.Command {
 			defer cancel()
 			r, err := client.Renew(ctx, dir, opts)
 			if err != nil {
-				return explainUntrustedProvider(err)
+				return explainUntrustedProvider(err, flags.caFileFor(dir))
 			}
 			out := cmd.OutOrStdout()
 			if r.Renewed {
@@ -286,7 +292,7 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
 			defer cancel()
 			if err := client.Revoke(ctx, dir, opts); err != nil {
-				return explainUntrustedProvider(err)
+				return explainUntrustedProvider(err, flags.caFileFor(dir))
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked the device certificate in %s\n", dir)
 			return err
@@ -297,14 +303,19 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 }
 
 // explainUntrustedProvider adds advice to an error of an exchange with
-// the provider whose HTTPS certificate is signed by an unknown authority,
-// such as the self-signed certificate of dnshandle serve.
-func explainUntrustedProvider(err error) error {
+// the provider whose HTTPS certificate is signed by an unknown authority.
+// caFile is the CA file the client trusted besides the system roots, or
+// "" for none.
+func explainUntrustedProvider(err error, caFile string) error {
 	var unknown x509.UnknownAuthorityError
-	if errors.As(err, &unknown) {
+	switch {
+	case !errors.As(err, &unknown):
+		return err
+	case caFile == "":
 		return fmt.Errorf("%w: the provider's HTTPS certificate is not trusted: give its CA file with --ca (dnshandle serve writes it to <data>/acme/ca.pem)", err)
+	default:
+		return fmt.Errorf("%w: no CA in %s signed the provider's HTTPS certificate: give this provider's CA file with --ca (dnshandle serve writes it to <data>/acme/ca.pem)", err, caFile)
 	}
-	return err
 }
 
 // copyFile copies a certificate file, readable by everyone like the chain.

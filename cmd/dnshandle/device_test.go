@@ -111,6 +111,22 @@ func TestDeviceUntrustedProvider(t *testing.T) {
 		t.Fatalf("enroll without --ca = %v, want the hint %q\n%s", err, hint, out)
 	}
 
+	// A CA file that did not sign the server's certificate gets a hint
+	// that names the file. Any self-signed certificate will do: a CSC.
+	other, err := pki.NewCSC(rand.Reader, handle.Handle("other.dhp.test"), pki.CSCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(otherCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Certificate.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCommand(t, "device", "enroll", "--code", code, "--dir", dir, "--ca", otherCA)
+	wrongCA := "no CA in " + otherCA + " signed the provider's HTTPS certificate: give this provider's CA file with --ca"
+	if err == nil || !strings.Contains(err.Error(), wrongCA) {
+		t.Fatalf("enroll with another CA = %v, want the hint %q\n%s", err, wrongCA, out)
+	}
+
 	// The code was not used, so it still enrolls with --ca. Without the
 	// kept CA file, renew and revoke need --ca again.
 	if out, err := runCommand(t, "device", "enroll", "--code", code, "--dir", dir, "--ca", caFile); err != nil {
