@@ -103,7 +103,10 @@ func diagnoseLookup(e *LookupError) string {
 	case KindCNAME:
 		return fmt.Sprintf("the CNAME chain at %s (%s) loops or has more than %d links: point the name at its final target", e.Name, strings.Join(e.CNAMEs, " -> "), MaxCNAMEs)
 	case KindOffline:
-		return fmt.Sprintf("the offline snapshot has no answer for %s: take a new snapshot of this handle with trust anchors configured, so that it also records the DNSKEY and DS chain", what)
+		if e.Type == dns.TypeDNSKEY || e.Type == dns.TypeDS {
+			return fmt.Sprintf("the offline snapshot has no answer for %s: take a new snapshot of this handle with trust anchors configured, so that it also records the DNSKEY and DS chain", what)
+		}
+		return fmt.Sprintf("the offline snapshot has no answer for %s: the handle is not in it, so write a new snapshot that lists it (dnshandle resolve @HANDLE... --write-snapshot FILE)", what)
 	}
 	return e.Error()
 }

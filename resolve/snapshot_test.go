@@ -79,10 +79,14 @@ func TestSnapshotOffline(t *testing.T) {
 		}
 	})
 	t.Run("handle not recorded", func(t *testing.T) {
-		_, err := off.Resolve(ctx, "carol.nsec3.test")
+		res, err := off.Resolve(ctx, "carol.nsec3.test")
 		var le *LookupError
 		if !errors.As(err, &le) || le.Kind != KindOffline {
 			t.Errorf("error = %v, want LookupError of kind offline", err)
+		}
+		lines := Diagnose(res, err)
+		if len(lines) == 0 || !strings.Contains(lines[0], "the handle is not in it, so write a new snapshot that lists it") {
+			t.Errorf("diagnosis = %q, want advice to write a snapshot that lists the handle", lines)
 		}
 	})
 	t.Run("signatures expired by the clock", func(t *testing.T) {
