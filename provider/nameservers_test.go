@@ -332,3 +332,81 @@ func TestEnsureZonesUpdatesAddressesOfExistingZone(t *testing.T) {
 		t.Errorf("audit log has %d entries zone.nameserver-addresses for ns1.dhp.test., want 2:\n%+v", updates, audit)
 	}
 }
+
+// A zone created with one name server follows a configuration that names
+// others: the NS RRset and the SOA change on the next start, once.
+func TestEnsureZonesUpdatesNameserversOfExistingZone(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg := &Config{DNS: DNSConfig{Listen: "127.0.0.1:0", Zones: []ZoneConfig{{Name: "dhp.test"}}}}
+	svc := openTestService(t, cfg)
+	if _, err := svc.EnsureZones(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	z := &svc.Config.DNS.Zones[0]
+	z.Nameservers = []string{"ns1.example.net", "ns2.example.org"}
+	z.Email = "dns@example.net"
+	if err := svc.Config.Normalize(); err != nil {
+		t.Fatalf("Normalize: %v", err)
+	}
+	before, err := svc.Store.ZoneSerial(ctx, "dhp.test.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EnsureZones(ctx); err != nil {
+		t.Fatalf("EnsureZones: %v", err)
+	}
+	after, err := svc.Store.ZoneSerial(ctx, "dhp.test.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("the zone kept its serial after its name servers changed")
+	}
+
+	c := newZoneClient(t, svc, "dhp.test.")
+	var ns []string
+	for _, rr := range c.query("dhp.test.", dns.TypeNS).Answer {
+		if v, ok := rr.(*dns.NS); ok {
+			ns = append(ns, v.Ns)
+		}
+	}
+	slices.Sort(ns)
+	if want := []string{"ns1.example.net.", "ns2.example.org."}; !slices.Equal(ns, want) {
+		t.Errorf("NS answer = %v, want %v", ns, want)
+	}
+	var soa *dns.SOA
+	for _, rr := range c.query("dhp.test.", dns.TypeSOA).Answer {
+		if v, ok := rr.(*dns.SOA); ok {
+			soa = v
+		}
+	}
+	if soa == nil || soa.Ns != "ns1.example.net." || soa.Mbox != "dns.example.net." {
+		t.Errorf("SOA = %v, want MNAME ns1.example.net. and RNAME dns.example.net.", soa)
+	}
+
+	if _, err := svc.EnsureZones(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.Store.ZoneSerial(ctx, "dhp.test.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != after {
+		t.Errorf("an unchanged configuration moved the serial from %d to %d", after, again)
+	}
+	audit, err := svc.Store.Audit(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updates int
+	for _, e := range audit {
+		if e.Action == "zone.apex" && e.Subject == "dhp.test." {
+			updates++
+		}
+	}
+	if updates != 1 {
+		t.Errorf("audit log has %d zone.apex entries, want 1", updates)
+	}
+}

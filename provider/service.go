@@ -57,12 +57,12 @@ func (s *Service) now() time.Time {
 
 // EnsureZones creates the configured zones that the store does not have
 // yet, with their keys, SOA, NS and DNSSEC records, and returns their
-// names. In every configured zone, new or not, it sets the signed A and
-// AAAA records of the name servers inside the zone that have
-// nameserver_addresses, so a zone whose configuration gained or changed
-// addresses after its creation gets them too. Each zone is one
-// transaction; a zone whose records are already as configured is not
-// written.
+// names. In every configured zone, new or not, it sets the NS RRset and
+// the SOA's name server and email from the configuration. It also sets
+// the signed A and AAAA records of the name servers inside the zone that
+// have nameserver_addresses. So a zone follows a configuration that
+// changed after its creation. Each zone is one transaction, and a zone
+// whose records are already as configured is not written.
 func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
 	existing, err := s.Store.Zones(ctx)
 	if err != nil {
@@ -78,14 +78,13 @@ func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return created, err
 		}
-		if have[z.Name] && len(glue) == 0 {
-			continue
-		}
 		err = s.Store.InTx(ctx, func(tx store.Tx) error {
 			if !have[z.Name] {
 				if err := s.createZone(ctx, tx, z); err != nil {
 					return err
 				}
+			} else if err := s.updateApex(ctx, tx, z); err != nil {
+				return err
 			}
 			if len(glue) == 0 {
 				return nil
@@ -101,6 +100,25 @@ func (s *Service) EnsureZones(ctx context.Context) ([]string, error) {
 		}
 	}
 	return created, nil
+}
+
+// updateApex sets the NS RRset and the SOA names of the existing zone z to
+// its configured nameservers and email within tx, with an audit entry when
+// they changed.
+func (s *Service) updateApex(ctx context.Context, tx store.Tx, z ZoneConfig) error {
+	before, err := tx.ZoneSerial(ctx, z.Name)
+	if err != nil {
+		return err
+	}
+	after, err := s.Signer.SetApex(ctx, tx, z.Name, z.Nameservers, z.Email)
+	if err != nil {
+		return fmt.Errorf("update the name servers: %w", err)
+	}
+	if after == before {
+		return nil
+	}
+	return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "system", Action: "zone.apex",
+		Subject: z.Name, Detail: "nameservers " + strings.Join(z.Nameservers, " ") + ", email " + z.Email})
 }
 
 // createZone creates the zone z within tx, with its audit entry.

@@ -27,6 +27,10 @@ type zoneEditor struct {
 	changed map[string]map[uint16]bool
 	deleted []store.RR
 	added   []store.RR
+
+	// soa, when set, gives the MNAME and RNAME that commit writes into
+	// the new SOA in place of the old ones.
+	soa *dns.SOA
 }
 
 func (s *Signer) newEditor(ctx context.Context, tx store.Tx, zone string, keys *zoneKeys) *zoneEditor {
@@ -205,6 +209,9 @@ func (e *zoneEditor) commit(serial uint32) (uint32, error) {
 		return 0, err
 	}
 	soa := rr.(*dns.SOA)
+	if e.soa != nil {
+		soa.Ns, soa.Mbox = e.soa.Ns, e.soa.Mbox
+	}
 	// UpdateZone adds 1 in RFC 1982 serial arithmetic, wrapping at 2^32.
 	soa.Serial = serial + 1
 	signed, err := signSet(e.zone, e.keys, []dns.RR{soa}, e.inception, e.expiration)
