@@ -273,3 +273,36 @@ func BenchmarkAnswerPath(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDeleteHandle measures deleting one handle (its TLSA and TXT
+// RRsets) from a zone of deleteBenchHandles handles with ReplaceRRsets.
+// Both of the handle's names lose their last RRset, so the chain update
+// must learn whether other names remain below the handle. The baseline is
+// adding a handle to the same zone in the same loop.
+func BenchmarkDeleteHandle(b *testing.B) {
+	const deleteBenchHandles = 20000
+	st, signer := newStoreAndSigner(b)
+	handles := make([]string, deleteBenchHandles)
+	for i := range handles {
+		handles[i] = fmt.Sprintf("h%d.dhp.test.", i)
+	}
+	importHandles(b, st, signer, handles, 500, 20000)
+
+	var deleteTime, addTime time.Duration
+	n := 0
+	for b.Loop() {
+		if n == len(handles) {
+			b.Fatalf("more than %d iterations", len(handles))
+		}
+		start := time.Now()
+		replace(b, st, signer, deleteRRsets(handles[n]))
+		mid := time.Now()
+		replace(b, st, signer, handleRRsets(b, fmt.Sprintf("new%d.dhp.test.", n)))
+		deleteTime += mid.Sub(start)
+		addTime += time.Since(mid)
+		n++
+	}
+	b.ReportMetric(float64(deleteTime.Microseconds())/float64(n), "delete-us/op")
+	b.ReportMetric(float64(addTime.Microseconds())/float64(n), "add-us/op")
+	b.ReportMetric(deleteTime.Seconds()/addTime.Seconds(), "delete/add")
+}

@@ -108,7 +108,6 @@ func (e *zoneEditor) classifyNames(ce *chainEdit) error {
 	}
 	slices.Sort(names)
 
-	var everyName map[string]bool // filled on first need by scanNames
 	for _, name := range names {
 		h := hashName(name)
 		old, err := e.nsec3Exact(ce, h)
@@ -121,7 +120,7 @@ func (e *zoneEditor) classifyNames(ce *chainEdit) error {
 		}
 		exists := len(types) > 0 || name == e.zone
 		if !exists {
-			if exists, err = e.descendantAfter(name, &everyName); err != nil {
+			if exists, err = e.descendantAfter(name); err != nil {
 				return err
 			}
 		}
@@ -139,14 +138,17 @@ func (e *zoneEditor) classifyNames(ce *chainEdit) error {
 }
 
 // descendantAfter reports whether any name strictly below name owns
-// records after the step. It reads the whole zone only when a name below
-// lost its last RRset and no other change settles the question.
-func (e *zoneEditor) descendantAfter(name string, everyName *map[string]bool) (bool, error) {
+// records after the step. When a name below lost its last RRset, it asks
+// the store for as many names below as the step changed there, plus one:
+// a name in that list that the step did not change keeps its records.
+func (e *zoneEditor) descendantAfter(name string) (bool, error) {
+	changedBelow := 0
 	emptiedBelow := false
 	for changed := range e.changed {
 		if changed == name || !inZone(name, changed) {
 			continue
 		}
+		changedBelow++
 		after, err := e.typesAfter(changed)
 		if err != nil {
 			return false, err
@@ -161,49 +163,23 @@ func (e *zoneEditor) descendantAfter(name string, everyName *map[string]bool) (b
 		emptiedBelow = emptiedBelow || len(before) > 0
 	}
 
-	below, err := e.tx.NameExistsBelow(e.ctx, e.zone, name)
-	if err != nil {
-		return false, &ZoneError{Zone: e.zone, Reason: "checking for names below " + name + " failed", Err: err}
-	}
-	if !below || !emptiedBelow {
+	if !emptiedBelow {
+		below, err := e.tx.NameExistsBelow(e.ctx, e.zone, name)
+		if err != nil {
+			return false, &ZoneError{Zone: e.zone, Reason: "checking for names below " + name + " failed", Err: err}
+		}
 		return below, nil
 	}
-
-	// NOTE: store.Reader has no way to list the names below one name,
-	// so this reads every row of the zone once per step that needs it.
-	if *everyName == nil {
-		if *everyName, err = e.scanNames(); err != nil {
-			return false, err
-		}
+	names, err := e.tx.NamesBelow(e.ctx, e.zone, name, changedBelow+1)
+	if err != nil {
+		return false, &ZoneError{Zone: e.zone, Reason: "listing the names below " + name + " failed", Err: err}
 	}
-	for other := range *everyName {
-		if other == name || !inZone(name, other) {
-			continue
-		}
-		if _, changed := e.changed[other]; !changed {
+	for _, other := range names {
+		if _, changed := e.changed[dns.CanonicalName(other)]; !changed {
 			return true, nil
 		}
-		// A changed name below with records left was found before the
-		// scan, so this one lost its last RRset.
 	}
 	return false, nil
-}
-
-// scanNames returns every owner name of the zone that holds records
-// other than NSEC3 records and their signatures.
-func (e *zoneEditor) scanNames() (map[string]bool, error) {
-	names := map[string]bool{}
-	err := e.tx.WalkZone(e.ctx, e.zone, func(r store.RR) error {
-		if r.Type == dns.TypeNSEC3 || (r.Type == dns.TypeRRSIG && r.Covered == dns.TypeNSEC3) {
-			return nil
-		}
-		names[r.Name] = true
-		return nil
-	})
-	if err != nil {
-		return nil, &ZoneError{Zone: e.zone, Reason: "reading the zone failed", Err: err}
-	}
-	return names, nil
 }
 
 // nsec3TTL returns the TTL for NSEC3 records from the current SOA.

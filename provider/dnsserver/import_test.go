@@ -16,7 +16,7 @@ import (
 
 // importHandles runs one Import of the given handles, in Add calls of
 // perAdd handles, with UpdateZone steps of stepRows rows.
-func importHandles(t *testing.T, st store.Store, signer *Signer, handles []string, perAdd, stepRows int) uint32 {
+func importHandles(t testing.TB, st store.Store, signer *Signer, handles []string, perAdd, stepRows int) uint32 {
 	t.Helper()
 	ctx := context.Background()
 	var serial uint32

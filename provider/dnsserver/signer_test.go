@@ -116,7 +116,9 @@ func TestChainStaysComplete(t *testing.T) {
 		{name: "add A beside TLSA", sets: map[RRsetKey][]dns.RR{
 			{Name: "alice.dhp.test.", Type: dns.TypeA}: {mustRR(t, "alice.dhp.test. 300 IN A 192.0.2.1")},
 		}},
-		{name: "delete handle below empty non-terminal", sets: deleteRRsets("a.b.dhp.test.")},
+		{name: "add sibling below empty non-terminal", sets: handleRRsets(t, "c.b.dhp.test."), ents: []string{"b.dhp.test."}},
+		{name: "delete one of two siblings", sets: deleteRRsets("a.b.dhp.test."), ents: []string{"b.dhp.test."}},
+		{name: "delete the other sibling", sets: deleteRRsets("c.b.dhp.test.")},
 		{name: "delete deep name", sets: del("x.y.z.dhp.test.", dns.TypeTXT)},
 		{name: "delete alice TLSA keeps A", sets: del("alice.dhp.test.", dns.TypeTLSA)},
 		{name: "delete bob", sets: deleteRRsets("bob.dhp.test.")},

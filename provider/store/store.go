@@ -323,6 +323,12 @@ type Reader interface {
 	// itself (RFC 5155, section 7.2.8 uses this).
 	NameExistsBelow(ctx context.Context, zone, name string) (bool, error)
 
+	// NamesBelow returns up to limit owner names of zone strictly below
+	// name, in canonical DNS order, each once. NSEC3 records and their
+	// signatures are left out. It returns an *InvalidNameError when name
+	// is not a fully qualified domain name.
+	NamesBelow(ctx context.Context, zone, name string, limit int) ([]string, error)
+
 	// WalkZone calls fn for every RR of zone, ordered by owner name in
 	// canonical DNS order (RFC 4034, section 6.1: the apex first, then each
 	// name before the names below it), then by type, covered type and data.

@@ -117,6 +117,36 @@ func (r *reader) NameExistsBelow(ctx context.Context, zone, name string) (bool, 
 	return false, fmt.Errorf("look for names below %s in zone %s: %w", name, zone, err)
 }
 
+// NamesBelow implements Reader.
+func (r *reader) NamesBelow(ctx context.Context, zone, name string, limit int) ([]string, error) {
+	zone = asciiLower(zone)
+	key, err := lookupKey(name)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+
+	// Type 50 is NSEC3: its owners are hash labels of the chain.
+	const filter = ` AND type <> 50 AND covered <> 50 GROUP BY owner_key ORDER BY owner_key LIMIT `
+	query := `SELECT MIN(name) FROM records WHERE zone = $1 AND owner_key > $2 AND owner_key < $3` + filter + `$4`
+	args := []any{zone, key, subtreeEnd(key), limit}
+	if len(key) == 0 {
+		query = `SELECT MIN(name) FROM records WHERE zone = $1 AND owner_key > $2` + filter + `$3`
+		args = []any{zone, key, limit}
+	}
+	names, err := collect(ctx, r.q, func(r row) (string, error) {
+		var n string
+		err := r.Scan(&n)
+		return n, err
+	}, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list names below %s in zone %s: %w", name, zone, err)
+	}
+	return names, nil
+}
+
 // WalkZone implements Reader.
 func (r *reader) WalkZone(ctx context.Context, zone string, fn func(RR) error) error {
 	zone = asciiLower(zone)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -272,6 +273,43 @@ var lookupTests = []conformanceTest{
 					t.Errorf("NameExistsBelow(%s) = %v, want %v", tc.name, got, tc.want)
 				}
 			})
+		}
+	}},
+	{"NamesBelow", func(t *testing.T, st store.Store) {
+		newZone(t, st, "dhp.test.", 1)
+		newZone(t, st, "other.test.", 1)
+		update(t, st, "dhp.test.", nil, []store.RR{
+			tlsa("b.dhp.test.", 1), tlsa("b.dhp.test.", 2), tlsa("_atproto.b.dhp.test.", 3),
+			tlsa("a.b.dhp.test.", 4), tlsa("z.a.b.dhp.test.", 5), tlsa("xb.dhp.test.", 6),
+			nsec3("dhp.test.", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"),
+			rrsig("0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.dhp.test.", dns.TypeNSEC3),
+		})
+		update(t, st, "other.test.", nil, []store.RR{tlsa("deep.b.other.test.", 1)})
+		cases := []struct {
+			name  string
+			limit int
+			want  []string
+		}{
+			{"b.dhp.test.", 10, []string{"_atproto.b.dhp.test.", "a.b.dhp.test.", "z.a.b.dhp.test."}},
+			{"B.DHP.test.", 10, []string{"_atproto.b.dhp.test.", "a.b.dhp.test.", "z.a.b.dhp.test."}},
+			{"b.dhp.test.", 2, []string{"_atproto.b.dhp.test.", "a.b.dhp.test."}},
+			{"b.dhp.test.", 0, nil},
+			{"a.b.dhp.test.", 10, []string{"z.a.b.dhp.test."}},
+			{"xb.dhp.test.", 10, nil},
+			{"missing.dhp.test.", 10, nil},
+			{"dhp.test.", 10, []string{"b.dhp.test.", "_atproto.b.dhp.test.", "a.b.dhp.test.", "z.a.b.dhp.test.", "xb.dhp.test."}},
+		}
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, tc.limit), func(t *testing.T) {
+				got, err := st.NamesBelow(ctxOf(t), "dhp.test.", tc.name, tc.limit)
+				must(t, "NamesBelow", err)
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("NamesBelow(%s, %d) = %v, want %v", tc.name, tc.limit, got, tc.want)
+				}
+			})
+		}
+		if _, err := st.NamesBelow(ctxOf(t), "dhp.test.", "not fully qualified", 10); err == nil {
+			t.Error("NamesBelow accepted a name that is not fully qualified")
 		}
 	}},
 }
