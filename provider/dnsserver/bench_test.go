@@ -94,17 +94,28 @@ func BenchmarkServeDNSUDP(b *testing.B) {
 
 // BenchmarkServeDNSUDPParallel measures throughput: queries per second
 // from 16 concurrent clients, each on its own UDP socket, for the Server
-// and, as a separate sub-benchmark, for the internal/dnstest baseline.
-// Clients and server share the machine's CPUs.
+// and, as separate sub-benchmarks, for a Server listening on [::] (asked
+// at 127.0.0.1) and for the internal/dnstest baseline. Clients and
+// servers share the machine's CPUs.
 func BenchmarkServeDNSUDPParallel(b *testing.B) {
 	w := newWorld(b, Config{})
+	wild := newWorld(b, Config{Addr: "[::]:0"})
+	_, wildPort, err := net.SplitHostPort(wild.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
 	baseZone := dnstest.MustZone(b, testZone, "alice 300 IN TLSA "+aliceTLSA)
 	if err := baseZone.Sign(dnstest.SignOptions{NSEC3: true}); err != nil {
 		b.Fatal(err)
 	}
 	base := dnstest.Start(b, baseZone)
 
-	for _, target := range []struct{ name, addr string }{{"dnsserver", w.addr}, {"baseline", base.Addr}} {
+	targets := []struct{ name, addr string }{
+		{"dnsserver", w.addr},
+		{"dnsserver-wildcard", net.JoinHostPort("127.0.0.1", wildPort)},
+		{"baseline", base.Addr},
+	}
+	for _, target := range targets {
 		b.Run(target.name, func(b *testing.B) {
 			b.SetParallelism(8)
 			start := time.Now()

@@ -230,29 +230,68 @@ func waitWarm(t *testing.T, srv *Server) {
 	t.Fatal("warm-up did not finish within 10 seconds")
 }
 
-func TestUDPEngineOnlyForOneAddress(t *testing.T) {
+func TestUDPEngineSockets(t *testing.T) {
 	t.Parallel()
+	srv, _ := fastServer(t)
 	for _, tc := range []struct {
-		addr string
-		want bool
-	}{{"127.0.0.1:53", true}, {"[::1]:53", true}, {"192.0.2.1:53", true}, {"0.0.0.0:53", false}, {"[::]:53", false}} {
-		addr, err := net.ResolveUDPAddr("udp", tc.addr)
+		addr     string
+		wildcard bool
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"[::]:0", true}} {
+		conn, err := net.ListenPacket("udp", tc.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := engineAddr(addr); got != tc.want {
-			t.Errorf("engine for %s: %v, want %v", tc.addr, got, tc.want)
+		e := newUDPEngine(srv, conn)
+		conn.Close()
+		if e == nil {
+			t.Errorf("no engine for a socket bound to %s", tc.addr)
+			continue
+		}
+		if got := e.oobSize > 0; got != tc.wildcard {
+			t.Errorf("engine for %s requests control messages: %v, want %v", tc.addr, got, tc.wildcard)
 		}
 	}
+}
 
-	srv, _ := fastServer(t)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+// A server on [::] must answer each request from the address it came to:
+// the client's connected socket drops a reply from any other address, so
+// a wrong source shows as a timeout. The socket listens on every address,
+// but the test sends to loopback addresses only.
+func TestUDPEngineWildcardSource(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, Config{Addr: "[::]:0"})
+	waitWarm(t, w.server)
+	_, port, err := net.SplitHostPort(w.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	if newUDPEngine(srv, conn) == nil {
-		t.Error("no engine for a socket bound to 127.0.0.1")
+
+	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	for _, host := range []string{"127.0.0.1", "127.0.0.2", "::1"} {
+		target := net.JoinHostPort(host, port)
+		for _, qu := range []struct {
+			name  string
+			qtype uint16
+			rcode int
+		}{
+			// Asked twice: the second answer comes from the fast path.
+			{"alice.dhp.test.", dns.TypeTLSA, dns.RcodeSuccess},
+			{"alice.dhp.test.", dns.TypeTLSA, dns.RcodeSuccess},
+			// ServeDNS answers a name outside the zones.
+			{"example.com.", dns.TypeA, dns.RcodeRefused},
+		} {
+			m := new(dns.Msg)
+			m.SetQuestion(qu.name, qu.qtype)
+			r, _, err := c.Exchange(m, target)
+			if err != nil {
+				t.Errorf("%s %s at %s: %v", qu.name, dns.TypeToString[qu.qtype], target, err)
+				continue
+			}
+			if r.Rcode != qu.rcode {
+				t.Errorf("%s %s at %s: rcode %s, want %s", qu.name, dns.TypeToString[qu.qtype], target,
+					dns.RcodeToString[r.Rcode], dns.RcodeToString[qu.rcode])
+			}
+		}
 	}
 }
 

@@ -29,22 +29,28 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// udpEngine serves a UDP socket bound to one address with one worker per
-// CPU. A worker reads a batch of requests and sends the responses the
-// fast path finds (see answerFast) as one batch. It passes every other
-// request to a dns.Server, which reads them from the engine's relay
-// instead of the socket and runs ServeDNS on them as usual. Responses
-// from ServeDNS go out through the same socket.
+// udpEngine serves a UDP socket with one worker per CPU. A worker reads a
+// batch of requests and sends the responses the fast path finds (see
+// answerFast) as one batch. It passes every other request to a
+// dns.Server, which reads them from the engine's relay instead of the
+// socket and runs ServeDNS on them as usual. Responses from ServeDNS go
+// out through the same socket.
 //
-// The engine is used only for a socket bound to a specific address: the
-// replies of the fast path leave from that address, so no control
-// message is needed to choose the source of each reply.
+// A socket bound to an unspecified address such as [::] receives on every
+// local address, and each reply must leave from the address its request
+// came to, or the client drops it. For such a socket the engine requests
+// the packet-info control message of each request and sends it back with
+// the reply: on Linux, IP_PKTINFO and IPV6_PKTINFO name the local address
+// and interface in the same layout for receiving and sending.
 type udpEngine struct {
 	srv     *Server
 	conn    *net.UDPConn
 	batch   batchConn
 	workers int
 	maxUDP  int
+	// oobSize is the size of the control message buffer of each request,
+	// or 0 when the socket is bound to one address.
+	oobSize int
 
 	start    sync.Once
 	relay    chan relayedRequest
@@ -60,37 +66,64 @@ type relayedRequest struct {
 	addr net.Addr
 }
 
-// newUDPEngine returns an engine for conn, or nil when conn is bound to
-// an unspecified address such as 0.0.0.0 or [::].
+// pktinfoAddr is the client address of a relayed request on a socket
+// bound to an unspecified address, with the control message that makes
+// its reply leave from the local address the request came to.
+type pktinfoAddr struct {
+	*net.UDPAddr
+	oob []byte
+}
+
+// newUDPEngine returns an engine for conn, or nil when conn is not a UDP
+// socket, or is bound to an unspecified address on a system other than
+// Linux or one that cannot report the local address of each request.
 func newUDPEngine(s *Server, conn net.PacketConn) *udpEngine {
 	udp, ok := conn.(*net.UDPConn)
 	if !ok {
 		return nil
 	}
 	local, ok := udp.LocalAddr().(*net.UDPAddr)
-	if !ok || !engineAddr(local) {
+	if !ok {
 		return nil
 	}
-	var batch batchConn = ipv6.NewPacketConn(udp)
-	if local.IP.To4() != nil {
-		batch = ipv4.NewPacketConn(udp)
-	}
-	return &udpEngine{
+	e := &udpEngine{
 		srv:     s,
 		conn:    udp,
-		batch:   batch,
 		workers: max(2, runtime.GOMAXPROCS(0)),
 		maxUDP:  int(s.cfg.MaxUDPSize),
 		relay:   make(chan relayedRequest, udpRelayQueue),
 		quit:    make(chan struct{}),
 	}
-}
-
-// engineAddr reports whether a socket bound to local gets the engine: it
-// does unless local is an unspecified address, whose replies would need a
-// control message each to leave from the address the request came to.
-func engineAddr(local *net.UDPAddr) bool {
-	return !local.IP.IsUnspecified()
+	wildcard := local.IP.IsUnspecified()
+	if wildcard && runtime.GOOS != "linux" {
+		// Other systems use other control messages for the source of a
+		// datagram than for the destination of one received.
+		return nil
+	}
+	if local.IP.To4() != nil {
+		p := ipv4.NewPacketConn(udp)
+		if wildcard {
+			flags := ipv4.FlagDst | ipv4.FlagInterface
+			if p.SetControlMessage(flags, true) != nil {
+				return nil
+			}
+			e.oobSize = len(ipv4.NewControlMessage(flags))
+		}
+		e.batch = p
+	} else {
+		// A socket on [::] also receives IPv4 requests, as IPv4-mapped
+		// addresses, and reports them in IPV6_PKTINFO as well.
+		p := ipv6.NewPacketConn(udp)
+		if wildcard {
+			flags := ipv6.FlagDst | ipv6.FlagInterface
+			if p.SetControlMessage(flags, true) != nil {
+				return nil
+			}
+			e.oobSize = len(ipv6.NewControlMessage(flags))
+		}
+		e.batch = p
+	}
+	return e
 }
 
 // serverConn returns the net.PacketConn that the dns.Server serving the
@@ -135,11 +168,14 @@ func (e *udpEngine) work() {
 	in := make([]ipv4.Message, udpBatch)
 	for i := range in {
 		in[i].Buffers = [][]byte{make([]byte, udpReadBuffer)}
+		in[i].OOB = make([]byte, e.oobSize)
 	}
 	out := make([]ipv4.Message, udpBatch)
 	replies := make([][]byte, udpBatch)
+	replyOOBs := make([][]byte, udpBatch)
 	for i := range out {
 		replies[i] = make([]byte, e.maxUDP)
+		replyOOBs[i] = make([]byte, e.oobSize)
 		out[i].Buffers = [][]byte{nil}
 	}
 
@@ -159,14 +195,20 @@ func (e *udpEngine) work() {
 		answered := 0
 		for i := range n {
 			req := in[i].Buffers[0][:in[i].N]
+			oob := in[i].OOB[:in[i].NN]
 			if size := e.srv.answerFast(replies[answered], req, now); size > 0 {
 				out[answered].Buffers[0] = replies[answered][:size]
 				out[answered].Addr = in[i].Addr
+				out[answered].OOB = replyOOBs[answered][:copy(replyOOBs[answered], oob)]
 				answered++
 				continue
 			}
+			addr := in[i].Addr
+			if udpAddr, ok := addr.(*net.UDPAddr); ok && len(oob) > 0 {
+				addr = &pktinfoAddr{UDPAddr: udpAddr, oob: append([]byte(nil), oob...)}
+			}
 			select {
-			case e.relay <- relayedRequest{data: append([]byte(nil), req...), addr: in[i].Addr}:
+			case e.relay <- relayedRequest{data: append([]byte(nil), req...), addr: addr}:
 			case <-e.quit:
 				return
 			}
@@ -197,12 +239,19 @@ func (c relayConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return copy(b, data), addr, err
 }
 
-func (c relayConn) WriteTo(b []byte, addr net.Addr) (int, error) { return c.e.conn.WriteTo(b, addr) }
-func (c relayConn) Close() error                                 { return c.e.conn.Close() }
-func (c relayConn) LocalAddr() net.Addr                          { return c.e.conn.LocalAddr() }
-func (c relayConn) SetDeadline(t time.Time) error                { return c.e.conn.SetDeadline(t) }
-func (c relayConn) SetReadDeadline(t time.Time) error            { return c.e.conn.SetReadDeadline(t) }
-func (c relayConn) SetWriteDeadline(t time.Time) error           { return c.e.conn.SetWriteDeadline(t) }
+func (c relayConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if p, ok := addr.(*pktinfoAddr); ok {
+		n, _, err := c.e.conn.WriteMsgUDP(b, p.oob, p.UDPAddr)
+		return n, err
+	}
+	return c.e.conn.WriteTo(b, addr)
+}
+
+func (c relayConn) Close() error                       { return c.e.conn.Close() }
+func (c relayConn) LocalAddr() net.Addr                { return c.e.conn.LocalAddr() }
+func (c relayConn) SetDeadline(t time.Time) error      { return c.e.conn.SetDeadline(t) }
+func (c relayConn) SetReadDeadline(t time.Time) error  { return c.e.conn.SetReadDeadline(t) }
+func (c relayConn) SetWriteDeadline(t time.Time) error { return c.e.conn.SetWriteDeadline(t) }
 
 // relayReader is the dns.Reader of the dns.Server of relayed requests.
 type relayReader struct{ e *udpEngine }

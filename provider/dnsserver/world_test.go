@@ -78,7 +78,9 @@ func newWorld(t testing.TB, cfg Config) *world {
 	if cfg.TSIG == nil {
 		cfg.TSIG = map[string]string{testKeyName: testSecret}
 	}
-	cfg.Addr = "127.0.0.1:0"
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
 	srv, err := NewServer(st, cfg)
 	if err != nil {
 		t.Fatal(err)
