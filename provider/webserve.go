@@ -1,8 +1,8 @@
 package provider
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,8 +21,10 @@ import (
 	"github.com/dnshandle/dnshandle/verify"
 )
 
-// sessionKeyFile is the file, under the data directory, that keeps the
-// key of the web sessions, sealed with the key-encryption key.
+// sessionKeyFile is the file, under the data directory, in which older
+// versions kept the key of the web sessions, sealed with the
+// key-encryption key. The store keeps the key now (web.LoadSessionKey),
+// and sessionKey moves a key found in this file there once.
 const sessionKeyFile = "web/session.key"
 
 // mountWeb adds the web pages and the OpenID provider to mux, the handler
@@ -46,7 +48,7 @@ func (s *Service) mountWeb(ctx context.Context, logger *slog.Logger, mux *http.S
 		}
 		s.Resolver = r
 	}
-	key, err := s.sessionKey()
+	key, err := s.sessionKey(ctx, logger)
 	if err != nil {
 		return err
 	}
@@ -95,34 +97,40 @@ func (s *Service) acmeBaseURL(origin string) string {
 	return origin + "/acme"
 }
 
-// sessionKey returns the key of the web sessions, made and stored sealed
-// in the data directory on first use, so that sessions survive restarts.
-func (s *Service) sessionKey() ([]byte, error) {
+// sessionKey returns the key of the web sessions, which the store keeps
+// sealed with the key-encryption key, so that every process on the store
+// shares the sessions and they survive restarts. A key file of an older
+// version in the data directory is moved into the store when the store has
+// no key yet, so that its cookies stay valid, and is deleted afterwards.
+func (s *Service) sessionKey(ctx context.Context, logger *slog.Logger) ([]byte, error) {
 	path := filepath.Join(s.Config.DataDir, sessionKeyFile)
-	const purpose = "web-session-key"
-	sealed, err := os.ReadFile(path)
-	if err == nil {
-		key, err := s.Sealer.Open(sealed, purpose)
-		if err != nil {
-			return nil, fmt.Errorf("web session key %s: %w: remove the file to make a new key (signs everyone out)", path, err)
+	legacy, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read the old web session key: %w", err)
+	}
+
+	var old []byte
+	if legacy != nil {
+		if old, err = s.Sealer.Open(legacy, web.SessionKeyPurpose); err != nil {
+			return nil, fmt.Errorf("old web session key file %s: %w: remove the file to use the store's key, or a new one (signs everyone out)", path, err)
 		}
+	}
+
+	key, err := web.LoadSessionKey(ctx, s.Store, s.Sealer, legacy)
+	if err != nil {
+		return nil, err
+	}
+	if legacy == nil {
 		return key, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+
+	if !bytes.Equal(old, key) {
+		logger.Warn("the store has another web session key than the old key file: sessions sealed with the file's key end", "file", path)
 	}
-	key := make([]byte, web.SessionKeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if sealed, err = s.Sealer.Seal(key, purpose); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, sealed, 0o600); err != nil {
-		return nil, fmt.Errorf("store the web session key: %w", err)
+	if err := os.Remove(path); err != nil {
+		logger.Warn("failed to remove the old web session key file, which is no longer read: remove it by hand", "file", path, "err", err)
+	} else {
+		logger.Info("moved the web session key from the data directory into the store", "file", path)
 	}
 	return key, nil
 }

@@ -52,6 +52,7 @@ func (p *Provider) checkAuthParams(req *oidc.AuthRequest, dpopJKT string, pushed
 		ResponseMode:  string(req.ResponseMode),
 		CodeChallenge: req.CodeChallenge,
 		Prompt:        slices.Clone([]string(req.Prompt)),
+		MaxAge:        req.MaxAge,
 		DPoPJKT:       dpopJKT,
 	}
 	if pushed != nil {

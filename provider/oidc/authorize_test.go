@@ -337,9 +337,15 @@ func TestConsentWithoutIdentity(t *testing.T) {
 	resp, _ = get(t, browser, loginURL)
 	next := location(t, resp).Query().Get("next")
 	resp, _ = postForm(t, browser, w.issuer+"/signin", url.Values{"name": {"bob"}, "password": {testPassword}, "next": {next}})
-	resp, body := get(t, browser, location(t, resp).String())
+	back := location(t, resp)
+	resp, body := get(t, browser, back.String())
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "No handle to share yet") || strings.Contains(body, `name="identity"`) {
 		t.Errorf("login step for an account without identity: status %s, page %q, want the no-handle page", resp.Status, body)
+	}
+	// The page links to the handle form, which returns to the login step.
+	link := `href="/identities/new?next=` + url.QueryEscape(back.RequestURI()) + `"`
+	if !strings.Contains(body, link) {
+		t.Errorf("no-handle page lacks the link %s:\n%s", link, body)
 	}
 }
 

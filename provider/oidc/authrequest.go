@@ -28,6 +28,10 @@ type authParams struct {
 	LoginHint string   `json:"login_hint,omitempty"`
 	Prompt    []string `json:"prompt,omitempty"`
 
+	// MaxAge is the max_age parameter in seconds, or nil when there was
+	// none (OpenID Connect Core 1.0, section 3.1.2.1).
+	MaxAge *uint `json:"max_age,omitempty"`
+
 	// DPoPJKT binds the code to a DPoP key (RFC 9449, section 10).
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
 
@@ -58,7 +62,7 @@ func (a *authRequest) GetID() string          { return a.id }
 func (a *authRequest) GetACR() string         { return "" }
 func (a *authRequest) GetAMR() []string       { return nil }
 func (a *authRequest) GetAudience() []string  { return []string{a.clientID} }
-func (a *authRequest) GetAuthTime() time.Time { return a.row.ApprovedAt }
+func (a *authRequest) GetAuthTime() time.Time { return a.authTime() }
 func (a *authRequest) GetClientID() string    { return a.clientID }
 func (a *authRequest) GetNonce() string       { return a.params.Nonce }
 func (a *authRequest) GetRedirectURI() string { return a.params.RedirectURI }
@@ -95,7 +99,9 @@ type tokenData struct {
 	// of its grant, so a later refresh may ask for any of them again.
 	Scopes []string `json:"scope"`
 
-	// AuthTime is when the person approved the grant, in Unix seconds.
+	// AuthTime is when the person who approved the grant signed in, in
+	// Unix seconds. Refresh tokens carry it from grant to grant, so the ID
+	// tokens of a refresh keep the time of the original sign-in.
 	AuthTime int64 `json:"auth_time"`
 }
 
@@ -144,8 +150,17 @@ func (a *authRequest) tokenClientID() string            { return a.clientID }
 func (a *authRequest) subjectIdentity() *store.Identity { return a.identity }
 func (a *authRequest) accessScopes() []string           { return a.params.Scopes }
 func (a *authRequest) grantScopes() []string            { return a.params.Scopes }
-func (a *authRequest) authTime() time.Time              { return a.row.ApprovedAt }
 func (a *authRequest) bindings() (string, string)       { return a.accessJKT, a.refreshJKT }
+
+// authTime returns when the person who approved the request signed in. A
+// request approved before the store kept that time falls back to the time
+// of approval.
+func (a *authRequest) authTime() time.Time {
+	if a.row.AuthTime.IsZero() {
+		return a.row.ApprovedAt
+	}
+	return a.row.AuthTime
+}
 
 func (r *refreshRequest) grantID() string                  { return r.token.GrantID }
 func (r *refreshRequest) tokenClientID() string            { return r.token.ClientID }

@@ -52,8 +52,9 @@ const (
 )
 
 // Sessions is the provider's web session, which package provider/web
-// implements. The login step reads the signed-in account from it and sends
-// people who are not signed in to its sign-in page.
+// implements. The login step reads the signed-in account and the time of
+// its sign-in from it, and sends people who are not signed in, or whose
+// sign-in is too old for the request, to its sign-in page.
 //
 // Implementations must be safe for concurrent use.
 type Sessions interface {
@@ -61,9 +62,20 @@ type Sessions interface {
 	// the request has no signed-in session.
 	Account(r *http.Request) (*store.Account, bool)
 
+	// SignedInAt returns when the person signed in to the request's
+	// session, and false when the request has no signed-in session. ID
+	// tokens carry it as auth_time, and prompt=login and max_age are
+	// checked against it.
+	SignedInAt(r *http.Request) (time.Time, bool)
+
 	// SignInURL returns the URL of the sign-in page that sends the person
 	// back to next, a path on this host, after signing in.
 	SignInURL(next string) string
+
+	// ReauthenticateURL returns the URL of a sign-in page that asks the
+	// person to sign in again even with a signed-in session, and then sends
+	// them back to next. The new sign-in must give a new SignedInAt time.
+	ReauthenticateURL(next string) string
 
 	// CSRFToken returns the value of the hidden form field "csrf" for a
 	// form that the signed-in person will post.

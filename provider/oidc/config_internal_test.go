@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dnshandle/dnshandle/provider/store"
 )
@@ -13,7 +14,9 @@ import (
 type nobodySessions struct{}
 
 func (nobodySessions) Account(*http.Request) (*store.Account, bool) { return nil, false }
+func (nobodySessions) SignedInAt(*http.Request) (time.Time, bool)   { return time.Time{}, false }
 func (nobodySessions) SignInURL(next string) string                 { return "/signin?next=" + next }
+func (nobodySessions) ReauthenticateURL(next string) string         { return "/signin?reauth=1&next=" + next }
 func (nobodySessions) CSRFToken(*http.Request) string               { return "" }
 func (nobodySessions) CheckCSRF(*http.Request) error                { return errors.New("no session") }
 

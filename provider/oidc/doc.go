@@ -25,7 +25,9 @@
 //     enabled.
 //   - The login step at /oauth/login: sign-in through Sessions, a consent
 //     form protected by the session's CSRF token, and the handle chosen per
-//     account and client remembered for the next request.
+//     account and client remembered for the next request. prompt=login and
+//     max_age ask for a new sign-in, and auth_time is the sign-in time
+//     (OpenID Connect Core 1.0, section 3.1.2.1).
 //   - Single-use codes: a second use of a code revokes the tokens issued
 //     for it (RFC 6749, section 4.1.2). Rotating refresh tokens: a second
 //     use of a refresh token revokes its grant.

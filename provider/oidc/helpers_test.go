@@ -84,11 +84,13 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // testSessions implements oidc.Sessions with a cookie that carries the
-// account ID and an HMAC of it. The sign-in handler checks the password
-// stored for the account.
+// account ID, the sign-in time in Unix seconds and an HMAC of both. The
+// sign-in handler checks the password stored for the account and takes
+// the time from the world's clock.
 type testSessions struct {
 	key   []byte
 	store store.Store
+	now   func() time.Time
 }
 
 const sessionCookie = "test_session"
@@ -99,25 +101,45 @@ func (s *testSessions) mac(value string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-func (s *testSessions) Account(r *http.Request) (*store.Account, bool) {
+// session returns the account ID and the sign-in time of the request's
+// cookie.
+func (s *testSessions) session(r *http.Request) (int64, time.Time, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
+		return 0, time.Time{}, false
+	}
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 3 || !hmac.Equal([]byte(parts[2]), []byte(s.mac("session:"+parts[0]+":"+parts[1]))) {
+		return 0, time.Time{}, false
+	}
+	id, err1 := strconv.ParseInt(parts[0], 10, 64)
+	at, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}, false
+	}
+	return id, time.Unix(at, 0), true
+}
+
+func (s *testSessions) Account(r *http.Request) (*store.Account, bool) {
+	id, _, ok := s.session(r)
+	if !ok {
 		return nil, false
 	}
-	id, mac, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac("session:"+id))) {
-		return nil, false
-	}
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return nil, false
-	}
-	a, err := s.store.AccountByID(r.Context(), n)
+	a, err := s.store.AccountByID(r.Context(), id)
 	return a, err == nil
+}
+
+func (s *testSessions) SignedInAt(r *http.Request) (time.Time, bool) {
+	_, at, ok := s.session(r)
+	return at, ok
 }
 
 func (s *testSessions) SignInURL(next string) string {
 	return "/signin?next=" + url.QueryEscape(next)
+}
+
+func (s *testSessions) ReauthenticateURL(next string) string {
+	return "/signin?reauth=1&next=" + url.QueryEscape(next)
 }
 
 func (s *testSessions) CSRFToken(r *http.Request) string {
@@ -155,7 +177,9 @@ func (s *testSessions) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := strconv.FormatInt(a.ID, 10)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id + "." + s.mac("session:"+id), Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	at := strconv.FormatInt(s.now().Unix(), 10)
+	value := id + "." + at + "." + s.mac("session:"+id+":"+at)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	next := r.PostFormValue("next")
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		next = "/"
@@ -199,7 +223,7 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	}
 
 	w := &world{t: t, store: st, clock: &clock{now: time.Now()}}
-	w.sessions = &testSessions{key: []byte("test session key"), store: st}
+	w.sessions = &testSessions{key: []byte("test session key"), store: st, now: w.clock.Now}
 	w.createAccounts()
 
 	// The issuer is the server's URL, so the provider's handler is set

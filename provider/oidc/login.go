@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -78,19 +79,11 @@ func (p *Provider) showConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// NOTE: prompt=login and max_age are not enforced. Sessions does not
-	// expose the sign-in time, so any signed-in session is used.
-	promptNone := slices.Contains(req.params.Prompt, oidc.PromptNone)
-	account, signedIn := p.cfg.Sessions.Account(r)
-	if !signedIn {
-		if promptNone {
-			p.redirectError(w, r, req, oidc.ErrLoginRequired().WithDescription("the person is not signed in at the provider"))
-			return
-		}
-		next := loginPath + "?id=" + url.QueryEscape(req.id)
-		http.Redirect(w, r, p.cfg.Sessions.SignInURL(next), http.StatusSeeOther)
+	account, signedInAt, ok := p.signedIn(w, r, req)
+	if !ok {
 		return
 	}
+	promptNone := slices.Contains(req.params.Prompt, oidc.PromptNone)
 
 	identities, err := p.cfg.Store.Identities(ctx, account.ID)
 	if err != nil {
@@ -103,8 +96,9 @@ func (p *Provider) showConsent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.message(w, http.StatusOK, messagePage{Title: "No handle to share yet",
-			Text:    "Your account " + account.Name + " has no handle yet, so there is nothing to share with " + c.displayName() + ". Create a handle on your account page, then go back to " + c.displayName() + " and sign in again.",
-			LinkURL: "/", LinkText: "Open your account page"})
+			Text: "Your account " + account.Name + " has no handle yet, so there is nothing to share with " + c.displayName() +
+				". Create a handle first. A handle hosted by this provider brings you back to this sign-in at once.",
+			LinkURL: newIdentityPath + "?next=" + url.QueryEscape(loginURL(req)), LinkText: "Create a handle"})
 		return
 	}
 
@@ -114,10 +108,12 @@ func (p *Provider) showConsent(w http.ResponseWriter, r *http.Request) {
 			p.redirectError(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the person has not approved this handle for the client"})
 			return
 		}
-		p.approve(w, r, req, account, selected)
+		p.approve(w, r, req, account, selected, signedInAt)
 		return
 	}
 
+	// Every interactive request shows the consent page, whether or not a
+	// choice is remembered, so prompt=consent needs no case of its own.
 	page := consentPage{ID: req.id, CSRF: p.cfg.Sessions.CSRFToken(r), Action: loginPath, ClientName: c.displayName(),
 		RedirectHost: redirectHost(req.params.RedirectURI), Account: account.Name, Registered: !p.clients.isStatic(c.id),
 		Offline: slices.Contains(req.params.Scopes, oidc.ScopeOfflineAccess)}
@@ -162,9 +158,8 @@ func (p *Provider) answerConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	account, signedIn := p.cfg.Sessions.Account(r)
-	if !signedIn {
-		http.Redirect(w, r, p.cfg.Sessions.SignInURL(loginPath+"?id="+url.QueryEscape(req.id)), http.StatusSeeOther)
+	account, signedInAt, ok := p.signedIn(w, r, req)
+	if !ok {
 		return
 	}
 	if err := p.cfg.Sessions.CheckCSRF(r); err != nil {
@@ -189,7 +184,7 @@ func (p *Provider) answerConsent(w http.ResponseWriter, r *http.Request) {
 				Text: "The form named no handle of your account. Go back and choose one of the listed handles."})
 			return
 		}
-		p.approve(w, r, req, account, ident)
+		p.approve(w, r, req, account, ident, signedInAt)
 	default:
 		p.message(w, http.StatusBadRequest, messagePage{Title: "Unknown answer", Text: "The form must be sent with the Allow or the Deny button."})
 	}
@@ -222,13 +217,14 @@ func (p *Provider) pendingRequest(w http.ResponseWriter, r *http.Request, id str
 	return req, c, true
 }
 
-// approve records the approval of req for ident, remembers the choice for
-// the client, issues the code and redirects to the client.
-func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequest, account *store.Account, ident *store.Identity) {
+// approve records the approval of req for ident by the person who signed
+// in at signedInAt, remembers the choice for the client, issues the code
+// and redirects to the client.
+func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequest, account *store.Account, ident *store.Identity, signedInAt time.Time) {
 	ctx := r.Context()
 	now := p.cfg.Now()
 	err := p.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.ApproveOIDCAuthRequest(ctx, req.id, ident.ID, now); err != nil {
+		if err := tx.ApproveOIDCAuthRequest(ctx, req.id, ident.ID, now, signedInAt); err != nil {
 			return err
 		}
 		if err := tx.PutOIDCConsent(ctx, store.OIDCConsent{AccountID: account.ID, ClientID: req.clientID, IdentityID: ident.ID, UpdatedAt: now}); err != nil {
@@ -245,7 +241,7 @@ func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req *authRequ
 		p.pageError(w, r, "record the approval", err)
 		return
 	}
-	req.row.ApprovedAt, req.row.IdentityID, req.identity = now, ident.ID, ident
+	req.row.ApprovedAt, req.row.AuthTime, req.row.IdentityID, req.identity = now, signedInAt, ident.ID, ident
 
 	code, err := op.CreateAuthRequestCode(ctx, req, p.storage, p.op.Crypto())
 	if err != nil {

@@ -40,7 +40,10 @@
 //   - oidc_*: the OpenID provider's registered clients, authorization
 //     requests (the grants that tokens belong to), pushed requests,
 //     tokens, DPoP proof identifiers, signing keys, server secrets and
-//     consents (see OIDCReader and OIDCWriter).
+//     consents (see OIDCReader and OIDCWriter);
+//   - web_session_revocations and web_secrets: the signed-out sessions of
+//     the web pages and their sealed cookie key, shared by every process
+//     on the database (see WebSessionReader and WebSessionWriter).
 //
 // Of the data, opening a store reads only the schema version, so it takes
 // the same time for any number of identities. After a crash, SQLite first

@@ -60,6 +60,11 @@ type OIDCAuthRequest struct {
 	// ApproveOIDCAuthRequest, SetOIDCCode, UseOIDCCode and RevokeOIDCGrant
 	// set them.
 	ApprovedAt, CodeExpiresAt, CodeUsedAt, RevokedAt time.Time
+
+	// AuthTime is when the person who approved the request signed in, set
+	// by ApproveOIDCAuthRequest. It is zero before the approval, and for
+	// requests approved before the store had the column (schema version 4).
+	AuthTime time.Time
 }
 
 // OIDCPushedRequest is a pushed authorization request (RFC 9126) waiting for
@@ -200,12 +205,12 @@ type OIDCWriter interface {
 	// ErrConflict when the ID is taken.
 	CreateOIDCAuthRequest(ctx context.Context, r *OIDCAuthRequest) error
 
-	// ApproveOIDCAuthRequest records that the person approved the request
-	// id for identityID at the given time. It returns an error wrapping
-	// ErrConflict when the request was approved or revoked before, and
-	// one wrapping ErrNotFound when it does not exist. It does not check
-	// ExpiresAt.
-	ApproveOIDCAuthRequest(ctx context.Context, id string, identityID int64, at time.Time) error
+	// ApproveOIDCAuthRequest records that the person, signed in at
+	// authTime, approved the request id for identityID at the given time.
+	// It returns an error wrapping ErrConflict when the request was
+	// approved or revoked before, and one wrapping ErrNotFound when it does
+	// not exist. It does not check ExpiresAt.
+	ApproveOIDCAuthRequest(ctx context.Context, id string, identityID int64, at, authTime time.Time) error
 
 	// SetOIDCCode records the hash of the authorization code issued for the
 	// approved request id and the code's expiry. It returns an error

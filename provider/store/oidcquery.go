@@ -16,13 +16,13 @@ func (r *reader) OIDCClient(ctx context.Context, id string) (*OIDCClient, error)
 }
 
 const oidcAuthRequestColumns = `id, client_id, COALESCE(identity_id, 0), data, COALESCE(code_hash, ''),
-	created_at, expires_at, approved_at, code_expires_at, code_used_at, revoked_at`
+	created_at, expires_at, approved_at, code_expires_at, code_used_at, revoked_at, auth_time`
 
 func scanOIDCAuthRequest(r row) (*OIDCAuthRequest, error) {
 	a := &OIDCAuthRequest{}
 	err := r.Scan(&a.ID, &a.ClientID, &a.IdentityID, &a.Data, &a.CodeHash,
 		nullTime{&a.CreatedAt}, nullTime{&a.ExpiresAt}, nullTime{&a.ApprovedAt},
-		nullTime{&a.CodeExpiresAt}, nullTime{&a.CodeUsedAt}, nullTime{&a.RevokedAt})
+		nullTime{&a.CodeExpiresAt}, nullTime{&a.CodeUsedAt}, nullTime{&a.RevokedAt}, nullTime{&a.AuthTime})
 	return a, err
 }
 
@@ -124,9 +124,9 @@ func (t *txn) CreateOIDCAuthRequest(ctx context.Context, a *OIDCAuthRequest) err
 }
 
 // ApproveOIDCAuthRequest implements OIDCWriter.
-func (t *txn) ApproveOIDCAuthRequest(ctx context.Context, id string, identityID int64, at time.Time) error {
-	n, err := t.q.exec(ctx, `UPDATE oidc_auth_requests SET identity_id = $2, approved_at = $3
-		WHERE id = $1 AND approved_at IS NULL AND revoked_at IS NULL`, id, identityID, nowOr(at))
+func (t *txn) ApproveOIDCAuthRequest(ctx context.Context, id string, identityID int64, at, authTime time.Time) error {
+	n, err := t.q.exec(ctx, `UPDATE oidc_auth_requests SET identity_id = $2, approved_at = $3, auth_time = $4
+		WHERE id = $1 AND approved_at IS NULL AND revoked_at IS NULL`, id, identityID, nowOr(at), dbTime(authTime))
 	if errors.Is(err, errForeignKey) {
 		return fmt.Errorf("approve OIDC authorization request %q: identity %d: %w", id, identityID, ErrNotFound)
 	}

@@ -263,6 +263,7 @@ type Store interface {
 type Reader interface {
 	ACMEReader
 	OIDCReader
+	WebSessionReader
 
 	// AccountByName returns the account with the given name.
 	AccountByName(ctx context.Context, name string) (*Account, error)
@@ -364,6 +365,7 @@ type Tx interface {
 	Reader
 	ACMEWriter
 	OIDCWriter
+	WebSessionWriter
 
 	// CreateAccount stores a and sets a.ID. It returns an error wrapping
 	// ErrConflict when an account with the same name exists.

@@ -24,19 +24,29 @@ type signInView struct {
 	Certificate bool
 }
 
+// signUpView is the page-specific content of the sign-up page.
+type signUpView struct {
+	// Next is the local path to return to after sign-up, "" for home.
+	Next string
+}
+
 func (w *Web) signUpPage(rw http.ResponseWriter, r *http.Request) {
+	next, _ := localPath(r.URL.Query().Get("next"))
 	if _, ok := w.Account(r); ok {
-		seeOther(rw, "/")
+		seeOther(rw, orHome(next))
 		return
 	}
-	w.render(rw, r, http.StatusOK, "signup", &page{Title: "Create an account"})
+	w.render(rw, r, http.StatusOK, "signup", &page{Title: "Create an account", Data: signUpView{Next: next}})
 }
 
 func (w *Web) signUp(rw http.ResponseWriter, r *http.Request) {
 	f, errs := parseSignUp(r.PostForm)
 	kept := url.Values{"name": {f.Name}}
+	show := func(errs fieldErrors) {
+		w.render(rw, r, http.StatusUnprocessableEntity, "signup", &page{Title: "Create an account", Form: kept, Errors: errs, Data: signUpView{Next: f.Next}})
+	}
 	if len(errs) > 0 {
-		w.render(rw, r, http.StatusUnprocessableEntity, "signup", &page{Title: "Create an account", Form: kept, Errors: errs})
+		show(errs)
 		return
 	}
 	if ok, wait := w.perClient.Allow(clientKey(r), w.now()); !ok {
@@ -47,7 +57,7 @@ func (w *Web) signUp(rw http.ResponseWriter, r *http.Request) {
 	acct, err := w.cfg.Provider.CreateAccount(r.Context(), f.Name, f.Password)
 	if errors.Is(err, store.ErrConflict) {
 		errs["name"] = "This account name is taken. Choose another."
-		w.render(rw, r, http.StatusUnprocessableEntity, "signup", &page{Title: "Create an account", Form: kept, Errors: errs})
+		show(errs)
 		return
 	}
 	if err != nil {
@@ -55,21 +65,28 @@ func (w *Web) signUp(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.cfg.Logger.InfoContext(r.Context(), "account created", "account", f.Name, "remote_addr", r.RemoteAddr)
-	if err := w.startSession(rw, acct, MethodPassword); err != nil {
+	if err := w.startSession(rw, r, acct, MethodPassword); err != nil {
 		w.internalError(rw, r, err)
 		return
 	}
-	seeOther(rw, "/")
+	seeOther(rw, orHome(f.Next))
 }
 
+// signInPage shows the sign-in form. A signed-in person goes on to next
+// at once, unless the URL requests a new sign-in (ReauthenticateURL).
 func (w *Web) signInPage(rw http.ResponseWriter, r *http.Request) {
-	next, _ := localPath(r.URL.Query().Get("next"))
-	if _, ok := w.Account(r); ok {
-		seeOther(rw, orHome(next))
-		return
-	}
+	query := r.URL.Query()
+	next, _ := localPath(query.Get("next"))
 	p := &page{Title: "Sign in", Data: signInView{Next: next, Certificate: w.cfg.Verifier != nil}}
-	if r.URL.Query().Has("signedout") {
+	if acct, ok := w.Account(r); ok {
+		if query.Get(reauthParam) != "1" {
+			seeOther(rw, orHome(next))
+			return
+		}
+		p.Notice = "Sign in again to confirm that it is you. The site that sent you here asks for a new sign-in."
+		p.Form = url.Values{"name": {acct.Name}}
+	}
+	if query.Has("signedout") {
 		p.Notice = "You are signed out."
 	}
 	w.render(rw, r, http.StatusOK, "signin", p)
@@ -107,7 +124,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		w.internalError(rw, r, err)
 		return
 	}
-	if err := w.startSession(rw, acct, MethodPassword); err != nil {
+	if err := w.startSession(rw, r, acct, MethodPassword); err != nil {
 		w.internalError(rw, r, err)
 		return
 	}
@@ -162,7 +179,10 @@ func accountKey(name string) string {
 
 func (w *Web) signOut(rw http.ResponseWriter, r *http.Request) {
 	if s, _, ok := w.currentSession(r); ok {
-		w.endSession(rw, s)
+		if err := w.endSession(r.Context(), rw, s); err != nil {
+			w.internalError(rw, r, err)
+			return
+		}
 	}
 	seeOther(rw, "/signin?signedout=1")
 }

@@ -98,7 +98,7 @@ func (w *Web) signInCertificate(rw http.ResponseWriter, r *http.Request) {
 		w.internalError(rw, r, err)
 		return
 	}
-	if err := w.startSession(rw, acct, MethodCertificate); err != nil {
+	if err := w.startSession(rw, r, acct, MethodCertificate); err != nil {
 		w.internalError(rw, r, err)
 		return
 	}

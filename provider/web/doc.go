@@ -12,21 +12,26 @@
 // AES-256-GCM under a key derived from Config.SessionKey, so the browser can
 // neither read nor change it. A session ends after Config.SessionLifetime,
 // after Config.IdleTimeout without a request, when the account's password
-// hash changes, or when the person signs out. Sign-out records the session
-// ID in a revocation list held in memory (see the NOTE at revocationList).
+// hash changes, or when the person signs out. Sign-out, and a new sign-in
+// that replaces a session, list the session ID in the store until the
+// session would have expired anyway, so that every process on the same
+// store rejects the cookie, after a restart too. LoadSessionKey keeps the
+// session key in the store, sealed with the key-encryption key, so that
+// the processes share the sessions.
 //
 // Every POST form carries a synchronizer token in the field "csrf": the
 // token of the session, or before sign-in the token of a short-lived
 // pre-session cookie. CheckCSRF compares it in constant time and also
 // rejects cross-origin browser requests with http.CrossOriginProtection.
-// The OpenID provider (package provider/oidc) uses Account, SignInURL,
-// CSRFToken and CheckCSRF for its own login and consent pages.
+// The OpenID provider (package provider/oidc) uses Account, SignedInAt,
+// SignInURL, ReauthenticateURL, CSRFToken and CheckCSRF for its own login
+// and consent pages.
 //
 // # Provider operations
 //
 // The package does not import package provider, which mounts it. It calls
 // the provider through the Provider interface and reads accounts,
-// identities and devices through a store.Reader.
+// identities and devices through a store.Store.
 //
 // # Certificate sign-in
 //

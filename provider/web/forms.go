@@ -85,13 +85,15 @@ func labelProblem(label string) string {
 	return ""
 }
 
-// signUpForm is the parsed form of POST /signup.
+// signUpForm is the parsed form of POST /signup. Next is "" unless the
+// form carried a valid local path.
 type signUpForm struct {
-	Name, Password string
+	Name, Password, Next string
 }
 
 func parseSignUp(v url.Values) (signUpForm, fieldErrors) {
 	f := signUpForm{Name: normalizeAccountName(v.Get("name")), Password: v.Get("password")}
+	f.Next, _ = localPath(v.Get("next"))
 	errs := fieldErrors{}
 	if p := accountNameProblem(f.Name); p != "" {
 		errs["name"] = p

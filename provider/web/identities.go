@@ -31,10 +31,13 @@ type newIdentityView struct {
 	Zones []string
 	// Kind and Zone are the choices to preselect.
 	Kind, Zone string
+	// Next is the local path to go to after a hosted handle is created,
+	// such as the login step of an OpenID authorization request, or "".
+	Next string
 }
 
 func (w *Web) newIdentityView(form url.Values) newIdentityView {
-	v := newIdentityView{Zones: w.zones, Kind: form.Get("kind"), Zone: form.Get("zone")}
+	v := newIdentityView{Zones: w.zones, Kind: form.Get("kind"), Zone: form.Get("zone"), Next: form.Get("next")}
 	if v.Kind == "" {
 		v.Kind = kindOwn
 		if len(w.zones) > 0 {
@@ -45,14 +48,26 @@ func (w *Web) newIdentityView(form url.Values) newIdentityView {
 }
 
 func (w *Web) newIdentityPage(rw http.ResponseWriter, r *http.Request) {
-	w.render(rw, r, http.StatusOK, "identity_new", &page{Title: "Create an identity", Data: w.newIdentityView(nil)})
+	form := url.Values{}
+	if next, ok := localPath(r.URL.Query().Get("next")); ok {
+		form.Set("next", next)
+	}
+	w.render(rw, r, http.StatusOK, "identity_new", &page{Title: "Create an identity", Data: w.newIdentityView(form)})
 }
 
+// createIdentity creates the identity of the form and shows its page. A
+// hosted handle, whose records the provider publishes at once, goes on to
+// the form's next path instead when it has one. An own-domain handle
+// always shows its page, with the records its owner must publish before
+// sites can verify it.
 func (w *Web) createIdentity(rw http.ResponseWriter, r *http.Request) {
 	acct, _ := w.Account(r)
 	form := url.Values{}
 	for _, k := range []string{"kind", "name", "zone", "handle"} {
 		form.Set(k, r.PostForm.Get(k))
+	}
+	if next, ok := localPath(r.PostForm.Get("next")); ok {
+		form.Set("next", next)
 	}
 	show := func(status int, errs fieldErrors) {
 		w.render(rw, r, status, "identity_new", &page{Title: "Create an identity", Form: form, Errors: errs, Data: w.newIdentityView(form)})
@@ -74,6 +89,10 @@ func (w *Web) createIdentity(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.cfg.Logger.InfoContext(r.Context(), "identity created", "handle", h.String(), "remote_addr", r.RemoteAddr)
+	if next := form.Get("next"); next != "" && form.Get("kind") == kindHosted {
+		seeOther(rw, next)
+		return
+	}
 	seeOther(rw, "/identities/"+h.String())
 }
 

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/dnshandle/dnshandle/provider/store"
@@ -31,8 +31,8 @@ const clockSkew = time.Minute
 
 // session is the content of the session cookie. Times are Unix seconds.
 type session struct {
-	// ID names the session in the revocation list: 16 random bytes,
-	// base64url.
+	// ID names the session in the store's list of signed-out sessions:
+	// 16 random bytes, base64url.
 	ID string `json:"sid"`
 	// Account is the store ID of the signed-in account.
 	Account int64 `json:"acct"`
@@ -147,7 +147,11 @@ func (w *Web) readSession(r *http.Request) (*session, *store.Account, error) {
 	if err := s.checkTimes(w.now(), w.cfg.SessionLifetime, w.cfg.IdleTimeout); err != nil {
 		return nil, nil, err
 	}
-	if w.revoked.has(s.ID) {
+	revoked, err := w.cfg.Store.WebSessionRevoked(r.Context(), s.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("revocation of the session: %w", err)
+	}
+	if revoked {
 		return nil, nil, &SessionError{Reason: "signed out"}
 	}
 	acct, err := w.cfg.Store.AccountByID(r.Context(), s.Account)
@@ -173,6 +177,18 @@ func (w *Web) Account(r *http.Request) (*store.Account, bool) {
 	return acct, ok
 }
 
+// SignedInAt returns the time at which the person signed in to the
+// request's session, with a precision of one second, and false when the
+// request has no valid session cookie. Renewing the cookie keeps this
+// time, and every new sign-in starts a session with a new one.
+func (w *Web) SignedInAt(r *http.Request) (time.Time, bool) {
+	s, _, ok := w.currentSession(r)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(s.Issued, 0), true
+}
+
 // SignInURL returns the path of the sign-in page that returns to next
 // after sign-in: "/signin?next=<next, query-escaped>". A next that is not
 // a local path (see localPath), or is "/", gives "/signin".
@@ -183,6 +199,24 @@ func (w *Web) SignInURL(next string) string {
 	}
 	return "/signin?next=" + url.QueryEscape(p)
 }
+
+// ReauthenticateURL returns the path of the sign-in page that asks the
+// person to sign in again even when the request has a valid session, and
+// then returns to next as SignInURL does:
+// "/signin?next=<next, query-escaped>&reauth=1". The new sign-in starts a
+// new session, with a new SignedInAt time, and ends the session it
+// replaces.
+func (w *Web) ReauthenticateURL(next string) string {
+	u := w.SignInURL(next)
+	if strings.Contains(u, "?") {
+		return u + "&" + reauthParam + "=1"
+	}
+	return u + "?" + reauthParam + "=1"
+}
+
+// reauthParam is the query parameter of the sign-in page that shows the
+// form to a signed-in person (see ReauthenticateURL).
+const reauthParam = "reauth"
 
 // KeepSession renews the session cookie of signed-in requests, so that
 // the idle timeout counts them as activity, and calls next. Wrap the
@@ -199,8 +233,14 @@ func (w *Web) KeepSession(next http.Handler) http.Handler {
 }
 
 // startSession signs acct in with a new session and sets its cookie. It
-// also ends the pre-session, whose token served the sign-in form.
-func (w *Web) startSession(rw http.ResponseWriter, acct *store.Account, method string) error {
+// ends the session of r that the new one replaces, if any, and the
+// pre-session, whose token served the sign-in form.
+func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, acct *store.Account, method string) error {
+	if old, _, ok := w.currentSession(r); ok {
+		if err := w.revokeSession(r.Context(), old); err != nil {
+			return err
+		}
+	}
 	now := w.now().Unix()
 	s := &session{
 		ID: randomToken(16), Account: acct.ID, PasswordTag: passwordTag(acct.PasswordHash),
@@ -247,49 +287,29 @@ func (w *Web) renew(rw http.ResponseWriter, s *session) {
 	}
 }
 
-// endSession revokes s and deletes the session cookie.
-func (w *Web) endSession(rw http.ResponseWriter, s *session) {
-	w.revoked.add(s.ID, time.Unix(s.Issued, 0).Add(w.cfg.SessionLifetime+clockSkew), w.now())
+// endSession revokes s and deletes the session cookie. The cookie is
+// deleted even when the revocation fails, and the error is returned.
+func (w *Web) endSession(ctx context.Context, rw http.ResponseWriter, s *session) error {
+	err := w.revokeSession(ctx, s)
 	http.SetCookie(rw, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return err
 }
 
-// revocationList holds the IDs of signed-out sessions until the sessions
-// would have expired anyway.
-//
-// NOTE: the list lives in the memory of one process. After a restart with
-// the same SessionKey, or on another replica, a signed-out cookie works
-// again until its idle timeout or lifetime ends. A table shared by the
-// replicas would close that gap.
-type revocationList struct {
-	mu        sync.Mutex
-	until     map[string]time.Time
-	lastSweep time.Time
-}
-
-func newRevocationList() *revocationList {
-	return &revocationList{until: map[string]time.Time{}}
-}
-
-// add records id until the given time, and drops expired entries at most
-// once a minute.
-func (l *revocationList) add(id string, until, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.until[id] = until
-	if now.Sub(l.lastSweep) < time.Minute {
-		return
-	}
-	l.lastSweep = now
-	for k, t := range l.until {
-		if now.After(t) {
-			delete(l.until, k)
+// revokeSession lists s in the store as signed out until it would have
+// expired anyway, so that no process on the store accepts its cookie
+// again. In the same transaction it deletes the entries of sessions that
+// expired.
+func (w *Web) revokeSession(ctx context.Context, s *session) error {
+	now := w.now()
+	until := time.Unix(s.Issued, 0).Add(w.cfg.SessionLifetime + clockSkew)
+	err := w.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.DeleteExpiredWebSessions(ctx, now); err != nil {
+			return err
 		}
+		return tx.RevokeWebSession(ctx, s.ID, until)
+	})
+	if err != nil {
+		return fmt.Errorf("sign out session of account %d: %w", s.Account, err)
 	}
-}
-
-func (l *revocationList) has(id string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.until[id]
-	return ok
+	return nil
 }

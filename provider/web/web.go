@@ -106,13 +106,16 @@ type Config struct {
 	// Provider carries out the changes.
 	Provider Provider
 
-	// Store is read for accounts, identities and devices.
-	Store store.Reader
+	// Store is read for accounts, identities and devices. It also keeps
+	// the IDs of signed-out sessions, so that every process on the same
+	// store rejects a signed-out cookie.
+	Store store.Store
 
 	// SessionKey is the SessionKeySize-byte secret that seals session
 	// cookies. Nil means a random key made by New, so sessions end when
 	// the process stops and one replica does not accept another's cookies.
-	// Give every replica the same key to share sessions.
+	// Give every replica the same key to share sessions: LoadSessionKey
+	// keeps one in the store.
 	SessionKey []byte
 
 	// Verifier checks the device certificate chains presented to POST
@@ -179,7 +182,6 @@ type Web struct {
 	cfg        Config
 	zones      []string
 	aead       cipher.AEAD
-	revoked    *revocationList
 	perAccount *ratelimit.Limiter
 	perClient  *ratelimit.Limiter
 	origins    *http.CrossOriginProtection
@@ -200,7 +202,6 @@ func New(cfg Config) (*Web, error) {
 	}
 	w := &Web{
 		cfg:        cfg,
-		revoked:    newRevocationList(),
 		perAccount: newLimiter(cfg.AccountLimit),
 		perClient:  newLimiter(cfg.ClientLimit),
 		origins:    http.NewCrossOriginProtection(),

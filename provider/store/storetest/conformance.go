@@ -42,6 +42,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OIDCPushedRequests", oidcPushedRequestTests},
 		{"OIDCTokens", oidcTokenTests},
 		{"OIDCMisc", oidcMiscTests},
+		{"WebSessions", webSessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

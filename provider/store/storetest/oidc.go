@@ -20,7 +20,7 @@ func newGrant(t *testing.T, st store.Store, id string) (*store.Identity, *store.
 		if err := tx.CreateOIDCAuthRequest(ctx, req); err != nil {
 			return err
 		}
-		if err := tx.ApproveOIDCAuthRequest(ctx, id, ident.ID, testTime.Add(time.Minute)); err != nil {
+		if err := tx.ApproveOIDCAuthRequest(ctx, id, ident.ID, testTime.Add(time.Minute), testTime.Add(-time.Hour)); err != nil {
 			return err
 		}
 		return tx.SetOIDCCode(ctx, id, "code-"+id, testTime.Add(2*time.Minute))
@@ -88,6 +88,9 @@ var oidcAuthRequestTests = []conformanceTest{
 			!got.ApprovedAt.Equal(testTime.Add(time.Minute)) || !got.CodeExpiresAt.Equal(testTime.Add(2*time.Minute)) {
 			t.Errorf("read times %+v, want created, expiry, approval and code expiry as stored", got)
 		}
+		if !got.AuthTime.Equal(testTime.Add(-time.Hour)) {
+			t.Errorf("AuthTime %v, want the sign-in time %v given to ApproveOIDCAuthRequest", got.AuthTime, testTime.Add(-time.Hour))
+		}
 		if !got.CodeUsedAt.IsZero() || !got.RevokedAt.IsZero() {
 			t.Errorf("new request has CodeUsedAt %v and RevokedAt %v, want zero times", got.CodeUsedAt, got.RevokedAt)
 		}
@@ -103,8 +106,8 @@ var oidcAuthRequestTests = []conformanceTest{
 		})
 		got, err := st.OIDCAuthRequest(ctxOf(t), "r")
 		must(t, "OIDCAuthRequest", err)
-		if got.IdentityID != 0 || got.CodeHash != "" || !got.ApprovedAt.IsZero() {
-			t.Errorf("pending request %+v, want no identity, code or approval", got)
+		if got.IdentityID != 0 || got.CodeHash != "" || !got.ApprovedAt.IsZero() || !got.AuthTime.IsZero() {
+			t.Errorf("pending request %+v, want no identity, code, approval or sign-in time", got)
 		}
 	}},
 	{"MissingExpiryRejected", func(t *testing.T, st store.Store) {
@@ -118,11 +121,11 @@ var oidcAuthRequestTests = []conformanceTest{
 	{"ApproveOnce", func(t *testing.T, st store.Store) {
 		ident, _ := newGrant(t, st, "req1")
 		err := txErr(t, st, func(ctx context.Context, tx store.Tx) error {
-			return tx.ApproveOIDCAuthRequest(ctx, "req1", ident.ID, testTime)
+			return tx.ApproveOIDCAuthRequest(ctx, "req1", ident.ID, testTime, testTime)
 		})
 		wantIs(t, "second ApproveOIDCAuthRequest", err, store.ErrConflict)
 		err = txErr(t, st, func(ctx context.Context, tx store.Tx) error {
-			return tx.ApproveOIDCAuthRequest(ctx, "nothing", ident.ID, testTime)
+			return tx.ApproveOIDCAuthRequest(ctx, "nothing", ident.ID, testTime, testTime)
 		})
 		wantIs(t, "ApproveOIDCAuthRequest of a missing request", err, store.ErrNotFound)
 	}},
@@ -218,7 +221,7 @@ var oidcAuthRequestTests = []conformanceTest{
 			return tx.RevokeOIDCGrant(ctx, "r", testTime)
 		})
 		err := txErr(t, st, func(ctx context.Context, tx store.Tx) error {
-			return tx.ApproveOIDCAuthRequest(ctx, "r", ident.ID, testTime)
+			return tx.ApproveOIDCAuthRequest(ctx, "r", ident.ID, testTime, testTime)
 		})
 		wantIs(t, "ApproveOIDCAuthRequest after revocation", err, store.ErrConflict)
 	}},
