@@ -134,7 +134,7 @@ func readPassword(stdin io.Reader, file string) (string, error) {
 }
 
 func newAdminIdentityCommand(open openFunc) *cobra.Command {
-	identity := &cobra.Command{Use: "identity", Short: "Create, list and check identities (handles with their CSC)"}
+	identity := &cobra.Command{Use: "identity", Short: "Create, list, check and delete identities (handles with their CSC)"}
 
 	var (
 		account string
@@ -257,7 +257,7 @@ it verified.`,
 	}
 	list.Flags().StringVar(&listAccount, "account", "", "only the identities of this account")
 
-	identity.AddCommand(create, check, list)
+	identity.AddCommand(create, check, list, newAdminIdentityDeleteCommand(open))
 	return identity
 }
 

@@ -77,8 +77,20 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("zone export has %d TLSA records, want 1 (the own-domain handle is not in the zone)", types[dns.TypeTLSA])
 	}
 
+	out = run(t, "", "identity", "delete", "@bob.example.com", "--yes")
+	if !strings.Contains(out, "identity @bob.example.com deleted") || !strings.Contains(out, "remove the TLSA record at bob.example.com.") {
+		t.Errorf("identity delete of an own domain:\n%s", out)
+	}
+	out = run(t, "", "identity", "delete", "alice.dhp.test", "--account", "alice", "--yes")
+	if !strings.Contains(out, "identity @alice.dhp.test deleted") || !strings.Contains(out, "its records left zone dhp.test.") {
+		t.Errorf("identity delete of a hosted handle:\n%s", out)
+	}
+	if out := run(t, "", "zone", "export", "dhp.test"); strings.Contains(out, "TLSA") {
+		t.Errorf("zone export after the deletion still has a TLSA record:\n%s", out)
+	}
+
 	out = run(t, "", "audit")
-	for _, action := range []string{"zone.create", "account.create", "identity.create"} {
+	for _, action := range []string{"zone.create", "account.create", "identity.create", "identity.delete"} {
 		if !strings.Contains(out, action) {
 			t.Errorf("audit lacks %s:\n%s", action, out)
 		}
@@ -109,6 +121,9 @@ func TestAdminErrors(t *testing.T) {
 		{"devices of unknown identity", "", []string{"device", "list", "@alcie.dhp.test"},
 			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
 		{"reserved TLD", "", []string{"identity", "create", "a.local", "--account", "x"}, "reserved TLD"},
+		{"delete without --yes", "", []string{"identity", "delete", "a.dhp.test"}, "run the command again with --yes"},
+		{"delete unknown identity", "", []string{"identity", "delete", "@alcie.dhp.test", "--yes"},
+			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,6 +111,10 @@ func (s *Server) RevokeCertificate(ctx context.Context, serial string, reason pk
 	return nil
 }
 
+// crlBackdate is how far before its signing a CRL's thisUpdate lies, so
+// that a relying party whose clock is a little behind accepts a new CRL.
+const crlBackdate = time.Minute
+
 // crlCache keeps the last CRL signed for each identity, so that fetches do
 // not sign a new CRL each time.
 type crlCache struct {
@@ -123,6 +127,9 @@ type crlEntry struct {
 	number     *big.Int
 	thisUpdate time.Time
 	revoked    string // the serials listed, to notice a new revocation
+	// issuer is the DER of the CSC that signed the CRL. A store may give
+	// the ID of a deleted identity to a new one with another CSC.
+	issuer []byte
 }
 
 func newCRLCache() *crlCache { return &crlCache{entries: make(map[string]*crlEntry)} }
@@ -157,6 +164,9 @@ func (s *Server) CRL(ctx context.Context, identityID string) ([]byte, error) {
 	s.crls.mu.Lock()
 	defer s.crls.mu.Unlock()
 	old := s.crls.entries[identityID]
+	if old != nil && !bytes.Equal(old.issuer, iss.CSC.Certificate.Raw) {
+		old = nil
+	}
 	if old != nil && old.revoked == key && now.Sub(old.thisUpdate) < s.cfg.CRLLifetime/2 && !now.Before(old.thisUpdate) {
 		return old.der, nil
 	}
@@ -169,11 +179,11 @@ func (s *Server) CRL(ctx context.Context, identityID string) ([]byte, error) {
 	if old != nil && number.Cmp(old.number) <= 0 {
 		number = new(big.Int).Add(old.number, big.NewInt(1))
 	}
-	der, err := pki.CreateCRL(rand.Reader, iss.CSC, revoked, number, now, now.Add(s.cfg.CRLLifetime))
+	der, err := pki.CreateCRL(rand.Reader, iss.CSC, revoked, number, now.Add(-crlBackdate), now.Add(s.cfg.CRLLifetime))
 	if err != nil {
 		return nil, fmt.Errorf("CRL of identity %q: %w", identityID, err)
 	}
-	s.crls.entries[identityID] = &crlEntry{der: der, number: number, thisUpdate: now, revoked: key}
+	s.crls.entries[identityID] = &crlEntry{der: der, number: number, thisUpdate: now, revoked: key, issuer: iss.CSC.Certificate.Raw}
 	return der, nil
 }
 

@@ -2,6 +2,7 @@ package acme
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -250,4 +251,36 @@ func TestCompromisedKeyNotReissued(t *testing.T) {
 
 	// A fresh key is fine.
 	e.issueCert(other, otherKID, nil)
+}
+
+// A store may give the ID of a deleted identity to a new one. Its CRL must
+// then be signed by the new CSC, not taken from the cache.
+func TestCRLFollowsNewIssuer(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil)
+	if _, err := e.server.CRL(context.Background(), testIdentity); err != nil {
+		t.Fatal(err)
+	}
+	csc, err := pki.NewCSC(rand.Reader, testHandle, pki.CSCOptions{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.backend.AddIssuer(&Issuer{IdentityID: testIdentity, CSC: csc})
+
+	der, err := e.server.CRL(context.Background(), testIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(csc.Certificate); err != nil {
+		t.Errorf("the CRL after the issuer changed is not signed by the new CSC: %v", err)
+	}
+	// thisUpdate lies a minute back, for relying parties whose clock is
+	// a little behind.
+	if want := e.clock.Now().Add(-crlBackdate); !crl.ThisUpdate.Equal(want) {
+		t.Errorf("thisUpdate = %v, want %v", crl.ThisUpdate, want)
+	}
 }

@@ -379,6 +379,14 @@ type Tx interface {
 	// SetIdentityVerified sets the Verified flag of an identity.
 	SetIdentityVerified(ctx context.Context, id int64, verified bool) error
 
+	// DeleteIdentity deletes an identity and every row that belongs to
+	// it: devices, enrollments, ACME accounts, orders and certificates,
+	// and the OpenID grants, tokens and consents that name it. Its handle
+	// is free afterwards. Its zone records are the caller's to delete, and
+	// the audit log keeps its entries. It returns an error wrapping
+	// ErrNotFound when the identity does not exist.
+	DeleteIdentity(ctx context.Context, id int64) error
+
 	// CreateDevice stores d and sets d.ID. It returns an error wrapping
 	// ErrConflict when the serial is taken and one wrapping ErrNotFound when
 	// d.IdentityID does not exist.

@@ -22,7 +22,7 @@ func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 		w.internalError(rw, r, fmt.Errorf("identities of account %q: %w", acct.Name, err))
 		return
 	}
-	w.render(rw, r, http.StatusOK, "home", &page{Title: "Your account", Data: homeView{Identities: ids}})
+	w.render(rw, r, http.StatusOK, "home", &page{Title: "Your account", Notice: deletedNotice(r.URL.Query()), Data: homeView{Identities: ids}})
 }
 
 // newIdentityView is the content of the identity form.

@@ -62,6 +62,12 @@ type Provider interface {
 	// wraps store.ErrConflict when the handle is taken.
 	CreateHandle(ctx context.Context, accountName string, h handle.Handle) (*store.Identity, error)
 
+	// DeleteHandle deletes the identity h of the account with its
+	// records, CSC, devices and grants, and frees the handle. It returns
+	// what the person must still do, "" for a hosted handle. The error
+	// wraps store.ErrNotFound when the account has no identity h.
+	DeleteHandle(ctx context.Context, accountName string, h handle.Handle) (string, error)
+
 	// HandleRecords returns the records the handle h publishes: exactly
 	// what the owner of an own domain must publish.
 	HandleRecords(ctx context.Context, h handle.Handle) (records.HandleRecords, error)
@@ -310,6 +316,8 @@ func (w *Web) routes() *http.ServeMux {
 	mux.HandleFunc("POST /identities", w.signedIn(w.post(w.createIdentity)))
 	mux.HandleFunc("GET /identities/{handle}", w.signedIn(w.identityPage))
 	mux.HandleFunc("POST /identities/{handle}/check", w.signedIn(w.post(w.checkIdentity)))
+	mux.HandleFunc("GET /identities/{handle}/delete", w.signedIn(w.deleteIdentityPage))
+	mux.HandleFunc("POST /identities/{handle}/delete", w.signedIn(w.post(w.deleteIdentity)))
 
 	mux.HandleFunc("GET /devices/{handle}", w.signedIn(w.devicesPage))
 	mux.HandleFunc("POST /devices/{handle}/enroll", w.signedIn(w.post(w.enroll)))

@@ -28,6 +28,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Identities", identityTests},
 		{"Devices", deviceTests},
 		{"Enrollments", enrollmentTests},
+		{"IdentityDelete", identityDeleteTests},
 		{"ACME", acmeTests},
 		{"Audit", auditTests},
 		{"Transactions", transactionTests},

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/provider"
+)
+
+func newAdminIdentityDeleteCommand(open openFunc) *cobra.Command {
+	var (
+		account string
+		yes     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "delete HANDLE --yes [--account NAME]",
+		Short: "Delete an identity: its records, CSC, devices and grants, and free its handle",
+		Long: `Delete the identity of HANDLE in one transaction: the TLSA and TXT records
+of a hosted handle leave the provider zone, and the CSC with its sealed key,
+the devices, enrollment codes, ACME accounts and OpenID grants are deleted.
+Every device certificate of the identity stops verifying as soon as relying
+parties see the records gone. The audit log keeps the deletion.
+
+The handle is then free: a new identity for it gets a new CSC and a new
+DID, so it never signs in to the accounts that sites keep for the old DID.
+For a handle under the user's own domain, the command says which records
+to remove from that domain's DNS.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := handle.ParseInput(args[0])
+			if err != nil {
+				return err
+			}
+			if !yes {
+				return fmt.Errorf("deleting %s removes its CSC, devices and records for good: run the command again with --yes", h.Display())
+			}
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				if account != "" {
+					if _, err := accountByName(cmd.Context(), svc, account); err != nil {
+						return err
+					}
+				}
+				deleted, err := svc.DeleteIdentity(cmd.Context(), account, h)
+				if err != nil {
+					return identityHint(err)
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "identity %s deleted (DID %s)\n", h.Display(), deleted.DID)
+				if deleted.Zone != "" {
+					_, err = fmt.Fprintf(out, "its records left zone %s (serial %d)\n", deleted.Zone, deleted.Serial)
+					return err
+				}
+				_, err = fmt.Fprintln(out, deleted.OwnDomainNotice())
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&account, "account", "", "delete only if this account owns the identity")
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
+}

@@ -1,0 +1,95 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dnshandle/dnshandle/provider/store"
+)
+
+// identityRows creates, for the identity, a device with an ACME
+// certificate, an ACME account with an order, an unused enrollment, an
+// approved grant with a token, and a consent of its account. prefix
+// keeps the keys of two calls apart.
+func identityRows(t *testing.T, st store.Store, ident *store.Identity, prefix string) {
+	t.Helper()
+	d := newDevice(t, st, ident.ID, prefix+"01")
+	acct := newACMEAccount(t, st, ident.ID, prefix+"-kid", prefix+"-acct")
+	o := newACMEOrder(t, st, acct.ID, prefix+"-order", "")
+	newEnrollment(t, st, ident.ID, prefix+"-unused")
+	req := &store.OIDCAuthRequest{ID: prefix + "-grant", ClientID: "client-1", Data: []byte(`{}`), CreatedAt: testTime, ExpiresAt: testTime.Add(time.Hour)}
+	inTx(t, st, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateACMECertificate(ctx, &store.ACMECertificate{Serial: d.Serial, AccountID: acct.ID, OrderID: o.ID, Chain: []byte("chain")}); err != nil {
+			return err
+		}
+		if err := tx.CreateOIDCAuthRequest(ctx, req); err != nil {
+			return err
+		}
+		if err := tx.ApproveOIDCAuthRequest(ctx, req.ID, ident.ID, testTime, testTime); err != nil {
+			return err
+		}
+		return tx.PutOIDCConsent(ctx, store.OIDCConsent{AccountID: ident.AccountID, ClientID: "client-1", IdentityID: ident.ID})
+	})
+	newToken(t, st, prefix+"-token", "access", req.ID, ident.ID)
+}
+
+var identityDeleteTests = []conformanceTest{
+	{"DeletesEverythingOfIt", func(t *testing.T, st store.Store) {
+		deleted := newIdentity(t, st, "deleted.dhp.test")
+		other := newIdentity(t, st, "other.dhp.test")
+		identityRows(t, st, deleted, "aa")
+		identityRows(t, st, other, "bb")
+
+		inTx(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteIdentity(ctx, deleted.ID) })
+		ctx := ctxOf(t)
+
+		_, err := st.IdentityByHandle(ctx, "deleted.dhp.test")
+		wantIs(t, "IdentityByHandle of the deleted identity", err, store.ErrNotFound)
+		_, err = st.DeviceBySerial(ctx, "aa01")
+		wantIs(t, "its device", err, store.ErrNotFound)
+		_, err = st.ACMECertificate(ctx, "aa01")
+		wantIs(t, "its ACME certificate", err, store.ErrNotFound)
+		_, err = st.ACMEAccount(ctx, "aa-acct")
+		wantIs(t, "its ACME account", err, store.ErrNotFound)
+		_, err = st.ACMEOrder(ctx, "aa-order")
+		wantIs(t, "its ACME order", err, store.ErrNotFound)
+		_, err = st.Enrollment(ctx, "aa-unused")
+		wantIs(t, "its enrollment", err, store.ErrNotFound)
+		_, err = st.OIDCAuthRequest(ctx, "aa-grant")
+		wantIs(t, "its grant", err, store.ErrNotFound)
+		_, err = st.OIDCToken(ctx, "aa-token")
+		wantIs(t, "its token", err, store.ErrNotFound)
+		_, err = st.OIDCConsent(ctx, deleted.AccountID, "client-1")
+		wantIs(t, "its consent", err, store.ErrNotFound)
+
+		if _, err := st.IdentityByHandle(ctx, "other.dhp.test"); err != nil {
+			t.Errorf("the other identity: %v", err)
+		}
+		for rowKind, err := range map[string]error{
+			"device":           errOf(st.DeviceBySerial(ctx, "bb01")),
+			"ACME certificate": errOf(st.ACMECertificate(ctx, "bb01")),
+			"ACME account":     errOf(st.ACMEAccount(ctx, "bb-acct")),
+			"ACME order":       errOf(st.ACMEOrder(ctx, "bb-order")),
+			"enrollment":       errOf(st.Enrollment(ctx, "bb-unused")),
+			"grant":            errOf(st.OIDCAuthRequest(ctx, "bb-grant")),
+			"token":            errOf(st.OIDCToken(ctx, "bb-token")),
+			"consent":          errOf(st.OIDCConsent(ctx, other.AccountID, "client-1")),
+		} {
+			if err != nil {
+				t.Errorf("the other identity's %s: %v", rowKind, err)
+			}
+		}
+
+		// The handle is free for a new identity, with another DID.
+		again := &store.Identity{AccountID: other.AccountID, Handle: "deleted.dhp.test", DID: "did:key:znew", Hosted: true, CreatedAt: testTime}
+		inTx(t, st, func(ctx context.Context, tx store.Tx) error { return tx.CreateIdentity(ctx, again) })
+	}},
+	{"MissingIsNotFound", func(t *testing.T, st store.Store) {
+		err := txErr(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteIdentity(ctx, 4242) })
+		wantIs(t, "DeleteIdentity", err, store.ErrNotFound)
+	}},
+}
+
+// errOf returns the error of a two-result call.
+func errOf[T any](_ T, err error) error { return err }

@@ -1,0 +1,110 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/dnshandle/dnshandle/handle"
+	"github.com/dnshandle/dnshandle/provider/store"
+)
+
+func TestDeleteHostedIdentity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	b := w.browser()
+	b.signUp("alice", testPassword)
+	h := b.createHosted("alice")
+	did := mustIdentity(t, w, h).DID
+
+	if page := b.get("/identities/" + h); !strings.Contains(page.Body, `href="/identities/`+h+`/delete"`) {
+		t.Errorf("the identity page has no link to delete it:\n%s", page.Body)
+	}
+	confirm := b.get("/identities/" + h + "/delete")
+	if confirm.StatusCode != http.StatusOK || !strings.Contains(confirm.Body, "This cannot be undone.") {
+		t.Fatalf("confirmation page: %s:\n%s", confirm.Status, confirm.Body)
+	}
+
+	for _, typed := range []string{"", "bob.dhp.test"} {
+		resp := b.submit("/identities/"+h+"/delete", "/identities/"+h+"/delete", url.Values{"confirm": {typed}})
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("confirm %q: %s, want 422", typed, resp.Status)
+		}
+	}
+	if _, err := w.svc.Store.IdentityByHandle(ctx, h); err != nil {
+		t.Fatalf("identity deleted without the handle typed: %v", err)
+	}
+
+	resp := b.submit("/identities/"+h+"/delete", "/identities/"+h+"/delete", url.Values{"confirm": {" @" + strings.ToUpper(h) + " "}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?deleted="+h {
+		t.Fatalf("delete: %s to %q, want 303 to /?deleted=%s:\n%s", resp.Status, resp.Header.Get("Location"), h, resp.Body)
+	}
+	if _, err := w.svc.Store.IdentityByHandle(ctx, h); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("identity after deletion: %v, want not found", err)
+	}
+	home := b.get(resp.Header.Get("Location"))
+	if !strings.Contains(home.Body, "@"+h+" is deleted, with its devices.") || strings.Contains(home.Body, `href="/identities/`+h+`"`) {
+		t.Errorf("home page after the deletion lacks the notice or still lists the identity:\n%s", home.Body)
+	}
+	res, err := w.providerResolver().Resolve(ctx, handle.Handle(h))
+	if err != nil {
+		t.Fatalf("resolve after the deletion: %v", err)
+	}
+	if res.ATProto.DID == did || !res.TLSAInfo.NXDomain {
+		t.Errorf("the deleted handle still resolves: DID %q, TLSA NXDOMAIN %v", res.ATProto.DID, res.TLSAInfo.NXDomain)
+	}
+
+	if again := b.submit("/", "/identities/"+h+"/delete", url.Values{"confirm": {h}}); again.StatusCode != http.StatusNotFound {
+		t.Errorf("second deletion: %s, want 404", again.Status)
+	}
+}
+
+func TestDeleteOwnDomainIdentityNotice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	b := w.browser()
+	b.signUp("alice", testPassword)
+	if resp := b.submit("/identities/new", "/identities", url.Values{"kind": {"own"}, "handle": {"alice.example.com"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create own-domain identity: %s", resp.Status)
+	}
+	resp := b.submit("/identities/alice.example.com/delete", "/identities/alice.example.com/delete", url.Values{"confirm": {"alice.example.com"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %s:\n%s", resp.Status, resp.Body)
+	}
+	home := b.get(resp.Header.Get("Location"))
+	if !strings.Contains(home.Body, "Remove the TLSA record at alice.example.com. and the TXT record at _atproto.alice.example.com. from your domain&#39;s DNS.") {
+		t.Errorf("home page lacks the records to remove:\n%s", home.Body)
+	}
+}
+
+func TestDeleteIdentityOfAnotherAccount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	alice := w.browser()
+	alice.signUp("alice", testPassword)
+	h := alice.createHosted("alice")
+
+	mallory := w.browser()
+	mallory.signUp("mallory", testPassword)
+	resp := mallory.submit("/", "/identities/"+h+"/delete", url.Values{"confirm": {h}})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("deletion by another account: %s, want 404", resp.Status)
+	}
+	if _, err := w.svc.Store.IdentityByHandle(ctx, h); err != nil {
+		t.Errorf("another account deleted the identity: %v", err)
+	}
+}
+
+func mustIdentity(t *testing.T, w *world, h string) *store.Identity {
+	t.Helper()
+	id, err := w.svc.Store.IdentityByHandle(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
