@@ -30,7 +30,9 @@
 // offers "Sign in with your DNS handle" through Config.Login. When the
 // client presented a certificate that failed verification and has no
 // session either, the response is 403 Forbidden naming the check that
-// failed. The detailed error goes to the log only. A failed handshake
+// failed, or 503 Service Unavailable when the handle's DNS records could
+// not be resolved in time or its provider's CRL could not be fetched.
+// The detailed error goes to the log only. A failed handshake
 // would show the browser nothing but an alert, so unlike
 // verify.ServerConfig the proxy completes the handshake and verifies at the
 // first request instead.

@@ -165,8 +165,8 @@ var stepDescriptions = map[verify.Step]string{
 }
 
 // describeFailure maps a verification error to the failure shown to the
-// client. A resolution that timed out is a server-side problem, not the
-// client's, so it gets 503.
+// client. A resolution that timed out and a CRL that could not be
+// fetched are server-side problems, not the client's, so they get 503.
 func describeFailure(err error) failure {
 	f := failure{status: http.StatusForbidden, step: "unknown", description: "The certificate could not be verified."}
 	var verr *verify.Error
@@ -178,10 +178,22 @@ func describeFailure(err error) failure {
 	if d, ok := stepDescriptions[verr.Step]; ok {
 		f.description = d
 	}
+
 	var timeout *verify.TimeoutError
-	if errors.As(err, &timeout) {
+	var revoked *verify.RevokedError
+	var unavailable *verify.CRLUnavailableError
+	var missing *verify.MissingDistributionPointError
+	switch {
+	case errors.As(err, &timeout):
 		f.status = http.StatusServiceUnavailable
 		f.description = "The handle's DNS records could not be resolved in time. Try again later."
+	case errors.As(err, &revoked):
+		f.description = "The handle's provider revoked this certificate. Enroll the device again to get a new one."
+	case errors.As(err, &unavailable):
+		f.status = http.StatusServiceUnavailable
+		f.description = "This site could not fetch the revocation list of the handle's provider, so it cannot tell whether the certificate is revoked. Try again later."
+	case errors.As(err, &missing):
+		f.description = "The certificate names no revocation list, so this site cannot tell whether it is revoked."
 	}
 	return f
 }

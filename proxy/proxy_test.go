@@ -464,6 +464,8 @@ func TestDescribeFailure(t *testing.T) {
 		{"revocation", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.RevokedError{}}, http.StatusForbidden, "revocation"},
 		{"dns timeout", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.TimeoutError{Err: context.DeadlineExceeded}}, http.StatusServiceUnavailable, "dns"},
 		{"no TLSA", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.NoTLSAError{}}, http.StatusForbidden, "dns"},
+		{"CRL unavailable", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.CRLFetchError{Err: &verify.CRLUnavailableError{URL: "https://dhp.test/crl/x", Err: errors.New("connection refused")}}}, http.StatusServiceUnavailable, "revocation"},
+		{"no distribution point", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.CRLFetchError{Err: &verify.MissingDistributionPointError{Serial: "1"}}}, http.StatusForbidden, "revocation"},
 		{"not a verify error", errors.New("boom"), http.StatusForbidden, "unknown"},
 	}
 	for _, tc := range cases {

@@ -1,14 +1,11 @@
 package verify
 
 import (
-	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/dnshandle/dnshandle/handle"
-	"github.com/dnshandle/dnshandle/pki"
 	"github.com/dnshandle/dnshandle/records"
 	"github.com/dnshandle/dnshandle/resolve"
 )
@@ -81,75 +78,4 @@ func uriStrings(cert *x509.Certificate) []string {
 		values[i] = u.String()
 	}
 	return values
-}
-
-// checkRevocation fetches the CRL of each accredited CSC and fails when it
-// lists the leaf. DANE-EE and PKIX anchors have no CSC and are skipped.
-func (v *Verifier) checkRevocation(ctx context.Context, leaf *x509.Certificate, anchors []anchor) error {
-	if v.CRLs == nil {
-		return nil
-	}
-	for _, a := range anchors {
-		if a.csc == nil {
-			continue
-		}
-		if err := v.checkCRL(ctx, leaf, a.csc); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (v *Verifier) checkCRL(ctx context.Context, leaf, csc *x509.Certificate) error {
-	ctx, cancel := context.WithTimeout(ctx, v.timeout())
-	defer cancel()
-
-	der, err := v.CRLs.CRL(ctx, csc)
-	if err != nil {
-		return &CRLFetchError{CSC: csc.Subject.String(), Err: err}
-	}
-	if der == nil {
-		return nil
-	}
-
-	status, err := pki.CheckRevoked(der, csc, leaf, v.now())
-	if err != nil {
-		return err
-	}
-	if status.Revoked {
-		return &RevokedError{
-			Serial:    fmt.Sprintf("%x", leaf.SerialNumber),
-			RevokedAt: status.RevokedAt,
-			Reason:    status.Reason,
-			Issuer:    csc.Subject.String(),
-		}
-	}
-	return nil
-}
-
-// CRLFetchError reports a CRLSource that failed to supply a CRL.
-type CRLFetchError struct {
-	// CSC is the subject of the CSC whose CRL was requested.
-	CSC string
-	// Err is the CRLSource's error.
-	Err error
-}
-
-func (e *CRLFetchError) Error() string {
-	msg := fmt.Sprintf("cannot get the CRL of CSC %q: %v", e.CSC, e.Err)
-	if errors.Is(e.Err, context.DeadlineExceeded) {
-		msg += ": the CRL source did not answer in time"
-	}
-	return msg
-}
-
-// Unwrap returns the CRLSource's error.
-func (e *CRLFetchError) Unwrap() error { return e.Err }
-
-// CRLSourceFunc adapts a function to CRLSource.
-type CRLSourceFunc func(ctx context.Context, csc *x509.Certificate) ([]byte, error)
-
-// CRL calls f.
-func (f CRLSourceFunc) CRL(ctx context.Context, csc *x509.Certificate) ([]byte, error) {
-	return f(ctx, csc)
 }

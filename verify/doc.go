@@ -23,7 +23,9 @@
 //  5. did: the leaf's URI SAN equals the TXT did= value, and a did:key must
 //     be the key of an accredited trust anchor (or of the leaf for DANE-EE).
 //  6. revocation: when a CRLSource is configured, the leaf must not be on
-//     the CRL of the CSC that accredited it.
+//     the CRL of the CSC that accredited it. A CRLFetcher fetches that CRL
+//     from the leaf's CRL distribution point and keeps it until it is due
+//     for refresh.
 //  7. The result is an Identity: handle, DID, device fingerprint, DNSSEC
 //     status and method "tls".
 //

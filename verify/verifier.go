@@ -26,12 +26,13 @@ type HandleResolver interface {
 	Resolve(ctx context.Context, h handle.Handle) (*resolve.Result, error)
 }
 
-// CRLSource supplies the current CRL of a CSC, for example from a cache
-// refreshed from the CSC's CRL distribution point. It must be safe for
-// concurrent use. A nil der with a nil error means no CRL is known for this
-// CSC, and the revocation check is skipped for it. An error fails the
-// verification, because a relying party that checks revocation must not
-// accept a device whose status it cannot learn.
+// CRLSource supplies the current CRL of a CSC, for example from files the
+// relying party keeps. It must be safe for concurrent use. A nil der with
+// a nil error means no CRL is known for this CSC, and the revocation check
+// is skipped for it. An error fails the verification, because a relying
+// party that checks revocation must not accept a device whose status it
+// cannot learn. A source that also needs the leaf, to read its CRL
+// distribution points, implements LeafCRLSource, as *CRLFetcher does.
 type CRLSource interface {
 	CRL(ctx context.Context, csc *x509.Certificate) (der []byte, err error)
 }
@@ -50,7 +51,8 @@ type Verifier struct {
 	// Policy is the relying party's rule set. The zero value is the
 	// production default.
 	Policy Policy
-	// CRLs supplies CSC CRLs. Nil turns revocation checks off.
+	// CRLs supplies CSC CRLs. Nil turns revocation checks off. Use a
+	// *CRLFetcher to fetch them from the leaves' distribution points.
 	CRLs CRLSource
 	// Now returns the current time for certificate and CRL validity. Nil
 	// means time.Now.

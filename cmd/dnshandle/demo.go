@@ -31,7 +31,10 @@ func newDemoCommand() *cobra.Command {
      the site's handle form, the provider's sign-in and consent pages;
   8. check that both logins gave the same DID;
   9. show that an API request without a certificate gets the 401
-     challenge and that a certificate from another CSC gets 403.
+     challenge and that a certificate from another CSC gets 403;
+ 10. enroll a second device, sign in with it, revoke it at the provider,
+     and show that the site, which fetches the CRL named in the
+     certificate, now rejects it with 403 at the revocation step.
 
 It prints what each step checked and ends with a line starting "demo: OK".
 With --keep the servers stay up until Ctrl-C, the files to try them by

@@ -38,16 +38,30 @@ type proxyFlags struct {
 	keyFile   string
 	dataDir   string
 	realm     string
-	crlFiles  []string
 	policy    verify.Policy
 	logFormat string
 	logLevel  string
 
+	revocation     string
+	crlFiles       []string
+	crlGrace       time.Duration
+	crlRefresh     time.Duration
+	allowNoCRLURL  bool
+	providerCAFile string
+	oidcCAFile     string // the deprecated name of providerCAFile
+	flagWasSet     func(name string) bool
+
 	oidc           bool
 	baseURL        string
 	sessionKeyFile string
-	oidcCAFile     string
 }
+
+// Values of --revocation.
+const (
+	revocationFetch = "fetch"
+	revocationFiles = "files"
+	revocationOff   = "off"
+)
 
 func newProxyCommand() *cobra.Command {
 	var f proxyFlags
@@ -65,12 +79,20 @@ a sign-in page; with --oidc it offers "Sign in with your DNS handle" over
 OpenID Connect. API clients get 401 with a WWW-Authenticate: DNSHandle
 challenge. A certificate that fails gets 403 naming the failed check.
 
+Revocation: by default the proxy fetches the CRL named in each device
+certificate (its CRL distribution point at the handle's provider), keeps
+it until it is due for refresh (--crl-refresh, or sooner when the
+provider's Cache-Control max-age says so), and rejects a revoked device
+with 403. Give the provider's CA with --provider-ca when its HTTPS
+certificate is not from a public CA. --revocation files checks the --crl
+files only, read once at start; --revocation off checks nothing.
+
 Without --cert and --key the proxy makes a loopback certificate in --data
 and prints the CA file that clients must trust. Keep the application
 reachable only through the proxy, or clients could set the identity
 headers themselves.`,
 		Example: `  dnshandle proxy --upstream http://127.0.0.1:3000 --server 127.0.0.1:53 --trust-anchor root.ds
-  dnshandle proxy --upstream http://127.0.0.1:3000 --server 127.0.0.1:5353 --accept-insecure --oidc --listen 127.0.0.1:8444`,
+  dnshandle proxy --upstream http://127.0.0.1:3000 --server 127.0.0.1:5353 --accept-insecure --oidc --listen 127.0.0.1:8444 --provider-ca dhp/acme/ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(f.logFormat, f.logLevel, cmd.ErrOrStderr())
@@ -79,6 +101,7 @@ headers themselves.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			f.flagWasSet = cmd.Flags().Changed
 			return runProxy(ctx, &f, logger)
 		},
 	}
@@ -92,7 +115,11 @@ headers themselves.`,
 	fl.StringVar(&f.keyFile, "key", "", "PEM file of the private key of --cert")
 	fl.StringVar(&f.dataDir, "data", "", "directory for the loopback certificate and the OIDC session key (default: dnshandle/proxy under the user configuration directory)")
 	fl.StringVar(&f.realm, "realm", proxy.DefaultRealm, "realm of the WWW-Authenticate challenge")
-	fl.StringArrayVar(&f.crlFiles, "crl", nil, "CRL of a CSC (DER or PEM) to check revocation against (repeatable)")
+	fl.StringVar(&f.revocation, "revocation", revocationFetch, `how to check revocation: "fetch" the CRL from each device certificate's distribution point, only the --crl "files", or "off"`)
+	fl.StringArrayVar(&f.crlFiles, "crl", nil, `with --revocation files (implied when --crl is given without --revocation): CRL file of a CSC, DER or PEM, read once at start (repeatable)`)
+	fl.DurationVar(&f.crlGrace, "crl-grace", 0, "with --revocation fetch: how long after its nextUpdate a fetched CRL is still used while fetching its successor fails")
+	fl.DurationVar(&f.crlRefresh, "crl-refresh", verify.DefaultCRLRefreshInterval, "with --revocation fetch: the longest time a fetched CRL is used before it is fetched again (0: at every login)")
+	fl.BoolVar(&f.allowNoCRLURL, "allow-no-crl-url", false, "with --revocation fetch: accept a device certificate without an http or https CRL distribution point, unchecked (default: reject it)")
 	fl.StringSliceVar(&f.policy.Allow, "allow", nil, `accept only handles under these suffixes ("example.edu" or "*.example.edu")`)
 	fl.StringSliceVar(&f.policy.Deny, "deny", nil, "reject handles under these suffixes")
 	fl.BoolVar(&f.policy.AllowMissingDID, "allow-missing-did", false, "accept a handle without a did= record")
@@ -101,7 +128,9 @@ headers themselves.`,
 	fl.BoolVar(&f.oidc, "oidc", false, `offer "Sign in with your DNS handle" over OpenID Connect to browsers without a device certificate`)
 	fl.StringVar(&f.baseURL, "base-url", "", "with --oidc: external URL of the proxy, the base of the OIDC redirect URI (default https://<listen address>)")
 	fl.StringVar(&f.sessionKeyFile, "session-key-file", "", "with --oidc: file with the 32-byte session cookie key in hex (default: session.key in --data, made on first start)")
-	fl.StringVar(&f.oidcCAFile, "oidc-ca", "", "with --oidc: PEM file of a CA to trust for OpenID providers, in addition to the system roots")
+	fl.StringVar(&f.providerCAFile, "provider-ca", "", "PEM file of a CA to trust, besides the system roots, for the HTTPS of handle providers: CRL distribution points and, with --oidc, OpenID providers")
+	fl.StringVar(&f.oidcCAFile, "oidc-ca", "", "the former name of --provider-ca")
+	_ = fl.MarkDeprecated("oidc-ca", "use --provider-ca, which also applies to CRL fetches") // the flag exists, so this cannot fail
 	return cmd
 }
 
@@ -114,10 +143,13 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	for name, value := range map[string]string{"--oidc-ca": f.oidcCAFile, "--base-url": f.baseURL, "--session-key-file": f.sessionKeyFile} {
+	for name, value := range map[string]string{"--base-url": f.baseURL, "--session-key-file": f.sessionKeyFile} {
 		if value != "" && !f.oidc {
 			return fmt.Errorf("%s applies only to OpenID Connect sign-in: add --oidc, or drop %s", name, name)
 		}
+	}
+	if err := f.checkRevocationFlags(); err != nil {
+		return err
 	}
 	if len(f.resolver.servers) == 0 && f.resolver.snapshot == "" {
 		return errors.New("missing --server: give the DNS server the proxy resolves handles through, such as a local validating resolver at 127.0.0.1:53")
@@ -127,7 +159,11 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 		return err
 	}
 
-	verifier, err := f.verifier()
+	httpClient, err := httpClientWithCA(f.providerCAFile)
+	if err != nil {
+		return fmt.Errorf("--provider-ca: %w", err)
+	}
+	verifier, err := f.verifier(httpClient, logger)
 	if err != nil {
 		return err
 	}
@@ -145,7 +181,7 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 	origin := "https://" + ln.Addr().String()
 
 	if f.oidc {
-		login, err := f.oidcLogin(dataDir, origin, logger)
+		login, err := f.oidcLogin(dataDir, origin, httpClient, logger)
 		if err != nil {
 			return err
 		}
@@ -157,7 +193,7 @@ func runProxy(ctx context.Context, f *proxyFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("proxy listening", "addr", ln.Addr().String(), "origin", origin, "upstream", upstream.Redacted(), "oidc", f.oidc)
+	logger.Info("proxy listening", "addr", ln.Addr().String(), "origin", origin, "upstream", upstream.Redacted(), "oidc", f.oidc, "revocation", f.revocation)
 	if f.resolver.trustAnchor == "" && f.resolver.snapshot == "" && !f.resolver.acceptInsecure {
 		logger.Warn("no --trust-anchor: answers count as DNSSEC secure only when --server is a validating resolver on loopback or over tls:// that sets the AD bit; otherwise every certificate login fails at the dns step")
 	}
@@ -186,8 +222,65 @@ func proxyDataDir(dir string) (string, error) {
 	return filepath.Join(config, "dnshandle", "proxy"), nil
 }
 
-// verifier builds the Verifier from the resolver, policy and CRL flags.
-func (f *proxyFlags) verifier() (*verify.Verifier, error) {
+// checkRevocationFlags settles --revocation and checks that the
+// revocation and CA flags fit it and each other.
+func (f *proxyFlags) checkRevocationFlags() error {
+	if f.oidcCAFile != "" {
+		if f.providerCAFile != "" && f.providerCAFile != f.oidcCAFile {
+			return errors.New("--oidc-ca and --provider-ca name different files: give --provider-ca alone")
+		}
+		f.providerCAFile = f.oidcCAFile
+	}
+	// Before --revocation existed, --crl alone turned the file checks on.
+	if len(f.crlFiles) > 0 && !f.wasSet("revocation") {
+		f.revocation = revocationFiles
+	}
+
+	switch f.revocation {
+	case revocationFetch, revocationOff:
+		if len(f.crlFiles) > 0 {
+			return fmt.Errorf("--crl applies to --revocation files, not %s: drop --crl, or use --revocation files", f.revocation)
+		}
+	case revocationFiles:
+		if len(f.crlFiles) == 0 {
+			return errors.New("--revocation files needs at least one --crl file")
+		}
+	default:
+		return fmt.Errorf("--revocation %q is not a mode: use fetch, files or off", f.revocation)
+	}
+	if f.revocation != revocationFetch {
+		for _, name := range []string{"crl-grace", "crl-refresh", "allow-no-crl-url"} {
+			if f.wasSet(name) {
+				return fmt.Errorf("--%s applies only to --revocation fetch, not %s", name, f.revocation)
+			}
+		}
+	}
+	if f.providerCAFile != "" && f.revocation != revocationFetch && !f.oidc {
+		return errors.New("--provider-ca applies to fetched CRLs and OpenID Connect sign-in: add --revocation fetch or --oidc, or drop --provider-ca")
+	}
+
+	if f.crlGrace < 0 {
+		return fmt.Errorf("--crl-grace %s is negative: give 0 or a duration such as 5m", f.crlGrace)
+	}
+	if f.crlRefresh < 0 {
+		return fmt.Errorf("--crl-refresh %s is negative: give a duration such as 1h, or 0 to fetch at every login", f.crlRefresh)
+	}
+	if f.crlRefresh == 0 {
+		// CRLFetcher reads zero as its default and a negative value as
+		// "at every verification".
+		f.crlRefresh = -1
+	}
+	return nil
+}
+
+// wasSet reports whether the flag was given on the command line.
+func (f *proxyFlags) wasSet(name string) bool {
+	return f.flagWasSet != nil && f.flagWasSet(name)
+}
+
+// verifier builds the Verifier from the resolver, policy and revocation
+// flags. httpClient fetches CRLs.
+func (f *proxyFlags) verifier(httpClient *http.Client, logger *slog.Logger) (*verify.Verifier, error) {
 	if f.resolver.acceptInsecure {
 		f.policy.AllowInsecure = true
 	}
@@ -196,14 +289,29 @@ func (f *proxyFlags) verifier() (*verify.Verifier, error) {
 		return nil, err
 	}
 	v := &verify.Verifier{Resolver: r, Policy: f.policy, Timeout: f.resolver.timeout}
-	if len(f.crlFiles) == 0 {
-		return v, nil
+	switch f.revocation {
+	case revocationFetch:
+		v.CRLs = &verify.CRLFetcher{
+			Client:                        httpClient,
+			RefreshInterval:               f.crlRefresh,
+			Grace:                         f.crlGrace,
+			AllowMissingDistributionPoint: f.allowNoCRLURL,
+			FetchError:                    logCRLFetchFailure(logger),
+		}
+	case revocationFiles:
+		v.CRLs, err = crlFileSource(f.crlFiles)
+		if err != nil {
+			return nil, err
+		}
 	}
+	return v, nil
+}
 
-	// Each CRL is found by its issuer, which is the subject of the CSC
-	// that signed it.
+// crlFileSource reads the CRL files once and returns a CRLSource that
+// finds each by its issuer, which is the subject of the CSC that signed it.
+func crlFileSource(files []string) (verify.CRLSource, error) {
 	crls := map[string][]byte{}
-	for _, file := range f.crlFiles {
+	for _, file := range files {
 		der, err := readCRL(file)
 		if err != nil {
 			return nil, err
@@ -214,10 +322,23 @@ func (f *proxyFlags) verifier() (*verify.Verifier, error) {
 		}
 		crls[string(crl.RawIssuer)] = der
 	}
-	v.CRLs = verify.CRLSourceFunc(func(_ context.Context, csc *x509.Certificate) ([]byte, error) {
+	return verify.CRLSourceFunc(func(_ context.Context, csc *x509.Certificate) ([]byte, error) {
 		return crls[string(csc.RawSubject)], nil
-	})
-	return v, nil
+	}), nil
+}
+
+// logCRLFetchFailure returns the CRLFetcher.FetchError that logs each
+// failed CRL fetch, with a hint at --provider-ca when the distribution
+// point's HTTPS certificate is signed by an unknown authority.
+func logCRLFetchFailure(logger *slog.Logger) func(string, error) {
+	return func(url string, err error) {
+		attrs := []slog.Attr{slog.String("url", url), slog.Any("err", err)}
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) {
+			attrs = append(attrs, slog.String("hint", "the CRL distribution point's HTTPS certificate is not trusted: give its CA file with --provider-ca"))
+		}
+		logger.LogAttrs(context.Background(), slog.LevelWarn, "CRL fetch failed", attrs...)
+	}
 }
 
 // serverCertificate loads --cert and --key, or makes the loopback
@@ -252,7 +373,7 @@ func (f *proxyFlags) serverCertificate(dataDir string, logger *slog.Logger) (tls
 // oidcLogin builds the OIDC sign-in handler. Its resolver has no cache,
 // because oidclogin must see the records as published when it checks the
 // binding after the token exchange.
-func (f *proxyFlags) oidcLogin(dataDir, origin string, logger *slog.Logger) (*oidclogin.Login, error) {
+func (f *proxyFlags) oidcLogin(dataDir, origin string, httpClient *http.Client, logger *slog.Logger) (*oidclogin.Login, error) {
 	baseURL := f.baseURL
 	if baseURL == "" {
 		baseURL = origin
@@ -275,11 +396,6 @@ func (f *proxyFlags) oidcLogin(dataDir, origin string, logger *slog.Logger) (*oi
 	if err != nil {
 		return nil, err
 	}
-	httpClient, err := httpClientWithCA(f.oidcCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("--oidc-ca: %w", err)
-	}
-
 	cfg := oidclogin.Config{
 		BaseURL:          baseURL,
 		Resolver:         r,
@@ -295,14 +411,14 @@ func (f *proxyFlags) oidcLogin(dataDir, origin string, logger *slog.Logger) (*oi
 }
 
 // logSignInFailure returns the oidclogin.Config.OnError that logs each
-// failed sign-in, with a hint at --oidc-ca when the provider's HTTPS
+// failed sign-in, with a hint at --provider-ca when the provider's HTTPS
 // certificate is signed by an unknown authority.
 func logSignInFailure(logger *slog.Logger) func(*http.Request, error) {
 	return func(r *http.Request, err error) {
 		attrs := []slog.Attr{slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err)}
 		var unknown x509.UnknownAuthorityError
 		if errors.As(err, &unknown) {
-			attrs = append(attrs, slog.String("hint", "the OpenID provider's HTTPS certificate is not trusted: give its CA file with --oidc-ca"))
+			attrs = append(attrs, slog.String("hint", "the OpenID provider's HTTPS certificate is not trusted: give its CA file with --provider-ca"))
 		}
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "OIDC sign-in failed", attrs...)
 	}

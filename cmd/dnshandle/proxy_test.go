@@ -157,7 +157,8 @@ func startProxyCommand(t *testing.T, w *testWorld, extraArgs ...string) (proxyUR
 
 func TestGetThroughProxyCommand(t *testing.T) {
 	w := newTestWorld(t)
-	proxyURL, caFile := startProxyCommand(t, w)
+	// The test world's certificates name no CRL distribution point.
+	proxyURL, caFile := startProxyCommand(t, w, "--allow-no-crl-url")
 	devices := t.TempDir()
 	installDevice(t, devices, "alice.dhp.test", w.chainFile, w.keyFile)
 	bobChain, bobKey := unpublishedDevice(t, "bob.dhp.test")
@@ -400,7 +401,16 @@ func TestProxyCommandFlagErrors(t *testing.T) {
 		{"upstream without scheme", []string{"--upstream", "127.0.0.1:3000"}, `--upstream "127.0.0.1:3000" is not an http or https URL: give a URL such as http://127.0.0.1:3000`},
 		{"upstream host as scheme", []string{"--upstream", "localhost:3000"}, "give a URL such as http://127.0.0.1:3000"},
 		{"upstream of another scheme", []string{"--upstream", "ftp://127.0.0.1/"}, "is not an http or https URL"},
-		{"oidc-ca without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--oidc-ca", caFile}, "--oidc-ca applies only to OpenID Connect sign-in: add --oidc"},
+		{"provider-ca without a use", []string{"--upstream", "http://127.0.0.1:3000", "--revocation", "off", "--provider-ca", caFile}, "--provider-ca applies to fetched CRLs and OpenID Connect sign-in"},
+		{"oidc-ca without a use", []string{"--upstream", "http://127.0.0.1:3000", "--revocation", "off", "--oidc-ca", caFile}, "--provider-ca applies to fetched CRLs and OpenID Connect sign-in"},
+		{"oidc-ca and provider-ca differ", []string{"--upstream", "http://127.0.0.1:3000", "--oidc-ca", caFile, "--provider-ca", caFile + ".other"}, "--oidc-ca and --provider-ca name different files"},
+		{"unknown revocation mode", []string{"--upstream", "http://127.0.0.1:3000", "--revocation", "ocsp"}, `--revocation "ocsp" is not a mode: use fetch, files or off`},
+		{"files without crl", []string{"--upstream", "http://127.0.0.1:3000", "--revocation", "files"}, "--revocation files needs at least one --crl file"},
+		{"crl with fetch", []string{"--upstream", "http://127.0.0.1:3000", "--revocation", "fetch", "--crl", caFile}, "--crl applies to --revocation files, not fetch"},
+		{"crl-grace with files", []string{"--upstream", "http://127.0.0.1:3000", "--crl", caFile, "--crl-grace", "5m"}, "--crl-grace applies only to --revocation fetch, not files"},
+		{"allow-no-crl-url with off", []string{"--upstream", "http://127.0.0.1:3000", "--revocation", "off", "--allow-no-crl-url"}, "--allow-no-crl-url applies only to --revocation fetch, not off"},
+		{"negative crl-grace", []string{"--upstream", "http://127.0.0.1:3000", "--crl-grace", "-1m"}, "--crl-grace -1m0s is negative"},
+		{"negative crl-refresh", []string{"--upstream", "http://127.0.0.1:3000", "--crl-refresh", "-1h"}, "--crl-refresh -1h0m0s is negative"},
 		{"base-url without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--base-url", "https://127.0.0.1:8444"}, "--base-url applies only to OpenID Connect sign-in"},
 		{"session-key-file without oidc", []string{"--upstream", "http://127.0.0.1:3000", "--session-key-file", caFile}, "--session-key-file applies only to OpenID Connect sign-in"},
 	}
@@ -415,7 +425,7 @@ func TestProxyCommandFlagErrors(t *testing.T) {
 	}
 }
 
-func TestLogSignInFailureHintsAtOIDCCA(t *testing.T) {
+func TestLogSignInFailureHintsAtProviderCA(t *testing.T) {
 	provider := httptest.NewTLSServer(http.NotFoundHandler())
 	defer provider.Close()
 	// A client with the system roots alone does not trust the test server.
@@ -440,8 +450,8 @@ func TestLogSignInFailureHintsAtOIDCCA(t *testing.T) {
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			req := httptest.NewRequest(http.MethodPost, oidclogin.LoginPath, nil)
 			logSignInFailure(logger)(req, tc.err)
-			if got := strings.Contains(logs.String(), "--oidc-ca"); got != tc.hint {
-				t.Errorf("log mentions --oidc-ca: %v, want %v:\n%s", got, tc.hint, logs.String())
+			if got := strings.Contains(logs.String(), "--provider-ca"); got != tc.hint {
+				t.Errorf("log mentions --provider-ca: %v, want %v:\n%s", got, tc.hint, logs.String())
 			}
 			if !strings.Contains(logs.String(), "OIDC sign-in failed") {
 				t.Errorf("log lacks the failure:\n%s", logs.String())

@@ -23,7 +23,7 @@ import (
 )
 
 // SuccessLine is the last line Run prints when every check passed.
-const SuccessLine = "demo: OK: @alice.dhp.test enrolled a device over ACME and signed in to a site with its certificate and through OpenID Connect, as one DID, checked through DNSSEC-signed DNS"
+const SuccessLine = "demo: OK: @alice.dhp.test enrolled a device over ACME and signed in to a site with its certificate and through OpenID Connect, as one DID, checked through DNSSEC-signed DNS; a revoked device was rejected"
 
 // DemoAccount is the provider account that owns @alice.dhp.test.
 const DemoAccount = "alice"
@@ -55,7 +55,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	} else if err := prepareDataDir(dir); err != nil {
 		return err
 	}
-	p := &printer{out: out, total: 9}
+	p := &printer{out: out, total: 10}
 	fmt.Fprintln(out, "dnshandle demo: a DNS-handle login on loopback, data in", dir)
 
 	// Step 1: the provider.
@@ -90,7 +90,8 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 
 	// Step 3: the device enrolls over ACME.
-	if err := enrollDevice(ctx, prov, alice, filepath.Join(dir, "device")); err != nil {
+	alice.device, alice.leaf, err = enrollDevice(ctx, prov, alice.handle, DeviceLabel, filepath.Join(dir, "device"))
+	if err != nil {
 		return fmt.Errorf("enroll the device: %w", err)
 	}
 	p.step("device: enrolled %q over ACME with a one-time enrollment code (External Account Binding)", DeviceLabel)
@@ -125,6 +126,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	defer rp.close()
 	p.step("relying party: a web application behind the dnshandle proxy, TLS 1.3 on %s", rp.url)
 	p.detail("the proxy asks for a client certificate under %q and offers OIDC sign-in without one", pki.Marker)
+	p.detail("it checks revocation with the CRL at each certificate's distribution point, fetched at every login")
 	if err := writeFiles(dir, alice, anchors, rp.serverCA); err != nil {
 		return fmt.Errorf("write files: %w", err)
 	}
@@ -163,6 +165,11 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	// Step 9: what must fail does fail.
 	if err := checkRejections(ctx, p, rp, alice); err != nil {
 		return err
+	}
+
+	// Step 10: a device revoked at the provider is rejected by the site.
+	if err := checkRevocation(ctx, p, prov, rp, alice, filepath.Join(dir, "lost-phone")); err != nil {
+		return fmt.Errorf("revocation: %w", err)
 	}
 
 	fmt.Fprintln(out, SuccessLine)

@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +42,8 @@ type relyingParty struct {
 // startRelyingParty serves the application on a loopback port and the
 // proxy in front of it on another, with a verifier that resolves handles
 // through resolver. OIDC logins resolve at dnsAddr, validated from
-// anchors, and fetch the provider's documents with providerClient.
+// anchors, and fetch the provider's documents with providerClient, which
+// also fetches the CRLs named in device certificates.
 func startRelyingParty(ctx context.Context, resolver verify.HandleResolver, dnsAddr string, anchors []dns.RR, providerClient *http.Client) (*relyingParty, error) {
 	cert, ca, err := serverCertificate()
 	if err != nil {
@@ -75,7 +78,13 @@ func startRelyingParty(ctx context.Context, resolver verify.HandleResolver, dnsA
 	if err != nil {
 		return nil, err
 	}
-	v := &verify.Verifier{Resolver: resolver}
+	v := &verify.Verifier{Resolver: resolver, CRLs: &verify.CRLFetcher{
+		Client: providerClient,
+		// Fetch at every login, so that the demo's revocation shows at
+		// the next request. The default keeps a CRL for up to an hour,
+		// or for the provider's Cache-Control max-age.
+		RefreshInterval: -1,
+	}}
 	v.RequestError = func(_ *http.Request, err error) {
 		rp.mu.Lock()
 		rp.lastErr = err
@@ -115,9 +124,24 @@ func (rp *relyingParty) serveApp(w http.ResponseWriter, r *http.Request) {
 	rp.lastID = id
 	rp.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><title>demo site</title><p>signed in as %s (%s) with %s</p></html>\n",
-		id.Handle.Display(), id.DID, id.Method)
+	fmt.Fprintf(w, appPage, html.EscapeString(id.Handle.Display()), html.EscapeString(id.DID), html.EscapeString(id.Method))
 }
+
+// appTitle is the title and the heading of the application's page.
+const appTitle = "demo site"
+
+// appPage is the application's page; its paragraph names the identity.
+const appPage = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>` + appTitle + `</title></head>
+<body>
+<main>
+<h1>` + appTitle + `</h1>
+<p>signed in as %s (%s) with %s</p>
+</main>
+</body>
+</html>
+`
 
 func (rp *relyingParty) close() { rp.stop() }
 
@@ -149,8 +173,8 @@ func (rp *relyingParty) client(cert *tls.Certificate) *http.Client {
 	}
 }
 
-// get fetches the page with cert and returns its text; any status but 200
-// is an error.
+// get fetches the page with cert and returns the text of its paragraph,
+// which names the identity; any status but 200 is an error.
 func (rp *relyingParty) get(ctx context.Context, cert *tls.Certificate) (string, error) {
 	status, _, body, err := rp.fetch(ctx, cert)
 	if err != nil {
@@ -160,7 +184,7 @@ func (rp *relyingParty) get(ctx context.Context, cert *tls.Certificate) (string,
 	if status != http.StatusOK {
 		return "", fmt.Errorf("status %d: %.300s", status, p.text())
 	}
-	return p.text(), nil
+	return strings.TrimSpace(strings.TrimPrefix(p.text(), appTitle)), nil
 }
 
 // fetch sends an API request (no Accept: text/html) with cert and returns

@@ -1,7 +1,8 @@
 // Package demo builds the loopback world of `dnshandle demo`. It runs a
 // DNS Handle Provider with its signed zone and ACME server, creates an
 // identity there and enrolls a device over ACME. A relying party then logs
-// the device in over TLS 1.3 after checking the handle in DNS.
+// the device in over TLS 1.3 after checking the handle in DNS, and
+// rejects a second device once the provider revoked it.
 package demo
 
 import (
@@ -148,20 +149,22 @@ func newPassword() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// enrollDevice mints an enrollment code at the provider and enrolls a
-// device with it over ACME, as `dnshandle device enroll --code` does.
-func enrollDevice(ctx context.Context, prov *runningProvider, id *identity, deviceDir string) error {
-	enrollment, err := prov.svc.NewEnrollment(ctx, id.handle, DeviceLabel)
+// enrollDevice mints an enrollment code for the device label of h at the
+// provider and enrolls a device with it over ACME into deviceDir, as
+// `dnshandle device enroll --code` does. It returns the device's
+// certificate chain with its key, and its leaf.
+func enrollDevice(ctx context.Context, prov *runningProvider, h handle.Handle, label, deviceDir string) (tls.Certificate, *x509.Certificate, error) {
+	enrollment, err := prov.svc.NewEnrollment(ctx, h, label)
 	if err != nil {
-		return err
+		return tls.Certificate{}, nil, err
 	}
 	caPEM, err := os.ReadFile(prov.svc.Config.ACMECAFile())
 	if err != nil {
-		return err
+		return tls.Certificate{}, nil, err
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("no PEM certificate found in %s", prov.svc.Config.ACMECAFile())
+		return tls.Certificate{}, nil, fmt.Errorf("no PEM certificate found in %s", prov.svc.Config.ACMECAFile())
 	}
 	httpClient := &http.Client{
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
@@ -169,11 +172,11 @@ func enrollDevice(ctx context.Context, prov *runningProvider, id *identity, devi
 	}
 	dev, err := client.Enroll(ctx, client.EnrollOptions{Code: enrollment.Code(), Dir: deviceDir, HTTPClient: httpClient})
 	if err != nil {
-		return err
+		return tls.Certificate{}, nil, err
 	}
-	if id.device, err = dev.TLSCertificate(); err != nil {
-		return err
+	cert, err := dev.TLSCertificate()
+	if err != nil {
+		return tls.Certificate{}, nil, err
 	}
-	id.leaf = dev.Leaf()
-	return nil
+	return cert, dev.Leaf(), nil
 }
