@@ -48,7 +48,7 @@ func (d *DeletedIdentity) OwnDomainNotice() string {
 // when the account has no identity h.
 func (s *Service) DeleteIdentity(ctx context.Context, accountName string, h handle.Handle) (*DeletedIdentity, error) {
 	accountName = AccountName(accountName)
-	out := &DeletedIdentity{Handle: h}
+	var out *DeletedIdentity
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {
 		id, err := tx.IdentityByHandle(ctx, h.String())
 		if err != nil {
@@ -63,29 +63,38 @@ func (s *Service) DeleteIdentity(ctx context.Context, accountName string, h hand
 				return fmt.Errorf("identity %s of account %q: %w", h, accountName, store.ErrNotFound)
 			}
 		}
-		out.DID = id.DID
-
-		if out.Zone, err = storedZoneOf(ctx, tx, h); err != nil {
-			return err
-		}
-		if out.Zone != "" {
-			if out.Serial, err = s.deleteHandleRecords(ctx, tx, out.Zone, h); err != nil {
-				return err
-			}
-		}
-		if err := tx.DeleteIdentity(ctx, id.ID); err != nil {
-			return err
-		}
 		actor := accountName
 		if actor == "" {
 			actor = "admin"
 		}
-		return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: actor, Action: "identity.delete", Subject: h.String(), Detail: id.DID})
+		out, err = s.deleteIdentityTx(ctx, tx, id, actor)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// deleteIdentityTx deletes the identity id within tx, as DeleteIdentity
+// describes, with an audit entry naming actor.
+func (s *Service) deleteIdentityTx(ctx context.Context, tx store.Tx, id *store.Identity, actor string) (*DeletedIdentity, error) {
+	h := handle.Handle(id.Handle)
+	out := &DeletedIdentity{Handle: h, DID: id.DID}
+	var err error
+	if out.Zone, err = storedZoneOf(ctx, tx, h); err != nil {
+		return nil, err
+	}
+	if out.Zone != "" {
+		if out.Serial, err = s.deleteHandleRecords(ctx, tx, out.Zone, h); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.DeleteIdentity(ctx, id.ID); err != nil {
+		return nil, err
+	}
+	err = tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: actor, Action: "identity.delete", Subject: id.Handle, Detail: id.DID})
+	return out, err
 }
 
 // storedZoneOf returns the stored zone that h is directly under, or "".

@@ -151,3 +151,46 @@ func TestDeleteIdentityOwnDomain(t *testing.T) {
 		t.Errorf("second deletion: %v, want not found", err)
 	}
 }
+
+// Deleting an account deletes its identities, hosted and own-domain, and
+// frees its name.
+func TestDeleteAccount(t *testing.T) {
+	ctx := context.Background()
+	svc := testService(t)
+	for _, h := range []handle.Handle{"alice.dhp.test", "alice.example.net"} {
+		if _, err := svc.CreateIdentity(ctx, "alice", h, svc.DefaultIdentityOptions()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issueTestDevice(t, svc, "alice.dhp.test")
+
+	deleted, err := svc.DeleteAccount(ctx, "ALICE")
+	if err != nil {
+		t.Fatalf("DeleteAccount: %v", err)
+	}
+	if deleted.Name != "alice" || len(deleted.Identities) != 2 {
+		t.Fatalf("deleted = %+v, want account alice with 2 identities", deleted)
+	}
+	if _, err := svc.Store.AccountByName(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("account after the deletion: %v, want not found", err)
+	}
+	for _, h := range []string{"alice.dhp.test", "alice.example.net"} {
+		if _, err := svc.Store.IdentityByHandle(ctx, h); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("identity %s after the deletion: %v, want not found", h, err)
+		}
+	}
+	if rows, err := svc.Store.LookupName(ctx, "dhp.test.", "alice.dhp.test."); err != nil || len(rows) != 0 {
+		t.Errorf("records of alice.dhp.test. after the deletion: %d, %v", len(rows), err)
+	}
+	audit, err := svc.Store.Audit(ctx, 1)
+	if err != nil || len(audit) != 1 || audit[0].Action != "account.delete" {
+		t.Errorf("newest audit entry = %+v, %v; want account.delete", audit, err)
+	}
+
+	if _, err := svc.CreateAccount(ctx, "alice", "another long password"); err != nil {
+		t.Errorf("the freed name: %v", err)
+	}
+	if _, err := svc.DeleteAccount(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown account: %v, want not found", err)
+	}
+}

@@ -106,8 +106,8 @@ func newAdminAccountCommand(open openFunc) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&passwordFile, "password-file", "", "file whose first line is the password (default: the first line of standard input)")
-	account := &cobra.Command{Use: "account", Short: "Manage accounts"}
-	account.AddCommand(create)
+	account := &cobra.Command{Use: "account", Short: "Create and delete accounts"}
+	account.AddCommand(create, newAdminAccountDeleteCommand(open))
 	return account
 }
 

@@ -89,8 +89,14 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("zone export after the deletion still has a TLSA record:\n%s", out)
 	}
 
+	run(t, "", "identity", "create", "@carol.dhp.test", "--account", "alice")
+	out = run(t, "", "account", "delete", "alice", "--yes")
+	if !strings.Contains(out, `account "alice" deleted with 1 identity`) || !strings.Contains(out, "@carol.dhp.test: records left zone dhp.test.") {
+		t.Errorf("account delete:\n%s", out)
+	}
+
 	out = run(t, "", "audit")
-	for _, action := range []string{"zone.create", "account.create", "identity.create", "identity.delete"} {
+	for _, action := range []string{"zone.create", "account.create", "identity.create", "identity.delete", "account.delete"} {
 		if !strings.Contains(out, action) {
 			t.Errorf("audit lacks %s:\n%s", action, out)
 		}
@@ -122,6 +128,9 @@ func TestAdminErrors(t *testing.T) {
 			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
 		{"reserved TLD", "", []string{"identity", "create", "a.local", "--account", "x"}, "reserved TLD"},
 		{"delete without --yes", "", []string{"identity", "delete", "a.dhp.test"}, "run the command again with --yes"},
+		{"delete account without --yes", "", []string{"account", "delete", "x"}, "run the command again with --yes"},
+		{"delete unknown account", "", []string{"account", "delete", "Nobody", "--yes"},
+			`account "nobody": not found: create it with dnshandle admin account create nobody`},
 		{"delete unknown identity", "", []string{"identity", "delete", "@alcie.dhp.test", "--yes"},
 			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -32,6 +33,30 @@ func (t *txn) DeleteIdentity(ctx context.Context, id int64) error {
 	}
 	if _, err := t.q.exec(ctx, `DELETE FROM identities WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete identity %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteAccount implements Tx.
+func (t *txn) DeleteAccount(ctx context.Context, id int64) error {
+	if _, err := t.AccountByID(ctx, id); err != nil {
+		return err
+	}
+	var one int64
+	err := t.q.queryRow(ctx, `SELECT 1 FROM identities WHERE account_id = $1 LIMIT 1`, id).Scan(&one)
+	if err == nil {
+		return fmt.Errorf("delete account %d: it still has identities: %w", id, ErrConflict)
+	}
+	if !errors.Is(err, errNoRows) {
+		return fmt.Errorf("delete account %d: %w", id, err)
+	}
+	for _, stmt := range []string{
+		`DELETE FROM oidc_consents WHERE account_id = $1`,
+		`DELETE FROM accounts WHERE id = $1`,
+	} {
+		if _, err := t.q.exec(ctx, stmt, id); err != nil {
+			return fmt.Errorf("delete account %d: %w", id, err)
+		}
 	}
 	return nil
 }

@@ -379,6 +379,12 @@ type Tx interface {
 	// SetIdentityVerified sets the Verified flag of an identity.
 	SetIdentityVerified(ctx context.Context, id int64, verified bool) error
 
+	// DeleteAccount deletes an account that has no identities left, with
+	// its OpenID consents. It returns an error wrapping ErrConflict when
+	// the account still has identities (delete them first) and one
+	// wrapping ErrNotFound when the account does not exist.
+	DeleteAccount(ctx context.Context, id int64) error
+
 	// DeleteIdentity deletes an identity and every row that belongs to
 	// it: devices, enrollments, ACME accounts, orders and certificates,
 	// and the OpenID grants, tokens and consents that name it. Its handle

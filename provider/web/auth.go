@@ -83,11 +83,14 @@ func (w *Web) signInPage(rw http.ResponseWriter, r *http.Request) {
 			seeOther(rw, orHome(next))
 			return
 		}
-		p.Notice = "Sign in again to confirm that it is you. The site that sent you here asks for a new sign-in."
+		p.Notice = "Sign in again to confirm that it is you: the next step needs a recent sign-in."
 		p.Form = url.Values{"name": {acct.Name}}
 	}
-	if query.Has("signedout") {
+	switch {
+	case query.Has("signedout"):
 		p.Notice = "You are signed out."
+	case query.Has("closed"):
+		p.Notice = "Your account and its identities are deleted, and you are signed out."
 	}
 	w.render(rw, r, http.StatusOK, "signin", p)
 }

@@ -72,6 +72,7 @@ func TestPagesAccessible(t *testing.T) {
 		}, http.StatusOK, "Enrollment code for @" + h + " - DNS Handle Provider"},
 		{"revoke confirmation", func() *response { return b.get("/devices/" + h + "/revoke?serial=" + serial[1]) }, http.StatusOK, "Revoke laptop - DNS Handle Provider"},
 		{"unknown identity", func() *response { return b.get("/identities/nobody.dhp.test") }, http.StatusNotFound, "Identity not found - DNS Handle Provider"},
+		{"account deletion", func() *response { return b.get("/account/delete") }, http.StatusOK, "Delete your account - DNS Handle Provider"},
 		{"delete confirmation", func() *response { return b.get("/identities/" + h + "/delete") }, http.StatusOK, "Delete @" + h + " - DNS Handle Provider"},
 		{"delete confirmation errors", func() *response {
 			return b.submit("/identities/"+h+"/delete", "/identities/"+h+"/delete", url.Values{"confirm": {"someone.else"}})

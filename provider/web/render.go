@@ -34,7 +34,7 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 
 // pageNames are the page templates, each parsed with layout.html.
 var pageNames = []string{
-	"signup", "signin", "home", "identity_new", "identity", "identity_delete", "devices", "enrollment", "revoke", "error",
+	"signup", "signin", "home", "identity_new", "identity", "identity_delete", "account_delete", "devices", "enrollment", "revoke", "error",
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -62,6 +62,12 @@ type Provider interface {
 	// wraps store.ErrConflict when the handle is taken.
 	CreateHandle(ctx context.Context, accountName string, h handle.Handle) (*store.Identity, error)
 
+	// CloseAccount deletes the account with all its identities, and
+	// returns what the person must still do for handles under her own
+	// domains. The error wraps store.ErrNotFound when there is no such
+	// account.
+	CloseAccount(ctx context.Context, name string) ([]string, error)
+
 	// DeleteHandle deletes the identity h of the account with its
 	// records, CSC, devices and grants, and frees the handle. It returns
 	// what the person must still do, "" for a hosted handle. The error
@@ -316,6 +322,8 @@ func (w *Web) routes() *http.ServeMux {
 	mux.HandleFunc("POST /identities", w.signedIn(w.post(w.createIdentity)))
 	mux.HandleFunc("GET /identities/{handle}", w.signedIn(w.identityPage))
 	mux.HandleFunc("POST /identities/{handle}/check", w.signedIn(w.post(w.checkIdentity)))
+	mux.HandleFunc("GET /account/delete", w.signedIn(w.closeAccountPage))
+	mux.HandleFunc("POST /account/delete", w.signedIn(w.post(w.closeAccount)))
 	mux.HandleFunc("GET /identities/{handle}/delete", w.signedIn(w.deleteIdentityPage))
 	mux.HandleFunc("POST /identities/{handle}/delete", w.signedIn(w.post(w.deleteIdentity)))
 

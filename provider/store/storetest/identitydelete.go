@@ -89,6 +89,39 @@ var identityDeleteTests = []conformanceTest{
 		err := txErr(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteIdentity(ctx, 4242) })
 		wantIs(t, "DeleteIdentity", err, store.ErrNotFound)
 	}},
+	{"AccountOnlyWithoutIdentities", func(t *testing.T, st store.Store) {
+		ident := newIdentity(t, st, "alice.dhp.test")
+		other := newAccount(t, st, "bob")
+		inTx(t, st, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.PutOIDCConsent(ctx, store.OIDCConsent{AccountID: ident.AccountID, ClientID: "client-1", IdentityID: ident.ID}); err != nil {
+				return err
+			}
+			return tx.PutOIDCConsent(ctx, store.OIDCConsent{AccountID: other.ID, ClientID: "client-1", IdentityID: ident.ID})
+		})
+
+		err := txErr(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteAccount(ctx, ident.AccountID) })
+		wantIs(t, "DeleteAccount with an identity", err, store.ErrConflict)
+		if _, err := st.AccountByID(ctxOf(t), ident.AccountID); err != nil {
+			t.Errorf("the refused deletion removed the account: %v", err)
+		}
+
+		inTx(t, st, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.DeleteIdentity(ctx, ident.ID); err != nil {
+				return err
+			}
+			return tx.DeleteAccount(ctx, ident.AccountID)
+		})
+		_, err = st.AccountByID(ctxOf(t), ident.AccountID)
+		wantIs(t, "AccountByID after DeleteAccount", err, store.ErrNotFound)
+		_, err = st.OIDCConsent(ctxOf(t), ident.AccountID, "client-1")
+		wantIs(t, "consent of the deleted account", err, store.ErrNotFound)
+		if _, err := st.AccountByID(ctxOf(t), other.ID); err != nil {
+			t.Errorf("the other account: %v", err)
+		}
+
+		err = txErr(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteAccount(ctx, ident.AccountID) })
+		wantIs(t, "DeleteAccount again", err, store.ErrNotFound)
+	}},
 }
 
 // errOf returns the error of a two-result call.

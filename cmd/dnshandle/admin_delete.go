@@ -61,3 +61,50 @@ to remove from that domain's DNS.`,
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
 	return cmd
 }
+
+func newAdminAccountDeleteCommand(open openFunc) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME --yes",
+		Short: "Delete an account with all its identities, and free its name",
+		Long: `Delete the account NAME and each of its identities, as "dnshandle admin
+identity delete" does for one, in one transaction. The account's sessions
+at the web pages stop working and its name is free for a new account.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := provider.AccountName(args[0])
+			if !yes {
+				return fmt.Errorf("deleting account %q removes all its identities, devices and records for good: run the command again with --yes", name)
+			}
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				if _, err := accountByName(cmd.Context(), svc, name); err != nil {
+					return err
+				}
+				deleted, err := svc.DeleteAccount(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "account %q deleted with %s\n", deleted.Name, identityCount(len(deleted.Identities)))
+				for _, id := range deleted.Identities {
+					if notice := id.OwnDomainNotice(); notice != "" {
+						fmt.Fprintf(out, "  %s: %s\n", id.Handle.Display(), notice)
+					} else {
+						fmt.Fprintf(out, "  %s: records left zone %s\n", id.Handle.Display(), id.Zone)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
+}
+
+// identityCount returns "1 identity" or "N identities".
+func identityCount(n int) string {
+	if n == 1 {
+		return "1 identity"
+	}
+	return fmt.Sprintf("%d identities", n)
+}
