@@ -22,6 +22,14 @@ import (
 // [acme] listen is empty.
 const DefaultACMEListen = "127.0.0.1:8443"
 
+// DefaultACMEPruneInterval is how often Serve deletes expired ACME records
+// when [acme] prune_interval is empty.
+const DefaultACMEPruneInterval = 10 * time.Minute
+
+// minACMEPruneInterval is the shortest [acme] prune_interval accepted. A
+// shorter one would mostly run deletions that find nothing.
+const minACMEPruneInterval = time.Minute
+
 // ACMEConfig configures the ACME enrollment endpoint (package acme), served
 // over HTTPS (TLS 1.2 or later) by Serve.
 type ACMEConfig struct {
@@ -39,6 +47,37 @@ type ACMEConfig struct {
 	// `dnshandle device enroll --ca`.
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+	// PruneInterval is how often Serve deletes expired ACME records
+	// (orders, enrollment credentials, used nonces), as a Go duration such
+	// as "10m" or "1h", at least a minute. Empty means
+	// DefaultACMEPruneInterval. Serve also prunes once at start.
+	PruneInterval string `toml:"prune_interval"`
+}
+
+// ACMEPruneInterval returns the configured prune interval, or
+// DefaultACMEPruneInterval when it is empty or invalid (Validate reports
+// an invalid one).
+func (c *Config) ACMEPruneInterval() time.Duration {
+	d, err := time.ParseDuration(c.ACME.PruneInterval)
+	if err != nil || d < minACMEPruneInterval {
+		return DefaultACMEPruneInterval
+	}
+	return d
+}
+
+// validateACME checks the ACME section.
+func (c *Config) validateACME() []error {
+	var errs []error
+	if c.ACME.PruneInterval != "" {
+		d, err := time.ParseDuration(c.ACME.PruneInterval)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("acme prune_interval %q is not a duration: write a number with a unit, such as \"10m\" or \"1h\"", c.ACME.PruneInterval))
+		case d < minACMEPruneInterval:
+			errs = append(errs, fmt.Errorf("acme prune_interval %q is shorter than a minute: use \"1m\" or more, such as \"10m\"", c.ACME.PruneInterval))
+		}
+	}
+	return errs
 }
 
 // ACMEBaseURL returns the configured base URL of the ACME server, or
@@ -127,21 +166,29 @@ func (s *Service) Devices(ctx context.Context, h handle.Handle) ([]*store.Device
 	return devices, nil
 }
 
-// listenACME opens the HTTPS listener and returns the server to run on it,
-// with the base URL of its ACME server. Unless [oidc] disabled is set, the
+// acmeListener is the HTTPS listener of Serve with the server to run on it,
+// and the ACME server it mounts with its base URL.
+type acmeListener struct {
+	http     *http.Server
+	listener net.Listener
+	acme     *acme.Server
+	baseURL  string
+}
+
+// listenACME opens the HTTPS listener. Unless [oidc] disabled is set, the
 // listener also serves the OpenID provider and the web pages (mountWeb).
-func (s *Service) listenACME(ctx context.Context, logger *slog.Logger, dnsAddr string) (*http.Server, net.Listener, string, error) {
+func (s *Service) listenACME(ctx context.Context, logger *slog.Logger, dnsAddr string) (*acmeListener, error) {
 	tlsConfig, err := s.acmeTLSConfig(logger)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", s.Config.ACME.Listen)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("listen for ACME on %s: %w", s.Config.ACME.Listen, err)
+		return nil, fmt.Errorf("listen for ACME on %s: %w", s.Config.ACME.Listen, err)
 	}
-	fail := func(err error) (*http.Server, net.Listener, string, error) {
+	fail := func(err error) (*acmeListener, error) {
 		_ = ln.Close()
-		return nil, nil, "", err
+		return nil, err
 	}
 	baseURL := s.Config.ACME.BaseURL
 	if baseURL == "" {
@@ -165,5 +212,5 @@ func (s *Service) listenACME(ctx context.Context, logger *slog.Logger, dnsAddr s
 		}
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return hs, tls.NewListener(ln, tlsConfig), baseURL, nil
+	return &acmeListener{http: hs, listener: tls.NewListener(ln, tlsConfig), acme: srv, baseURL: baseURL}, nil
 }

@@ -240,6 +240,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("database %q: give a postgres:// URL, or leave it empty for SQLite in the data directory", redactURL(c.Database)))
 	}
 
+	errs = append(errs, c.validateACME()...)
 	errs = append(errs, c.validateOIDC()...)
 
 	seen := map[string]bool{}

@@ -94,7 +94,7 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 		return fmt.Errorf("listen for HTTP on %s: %w", s.Config.HTTP.Listen, err)
 	}
 	httpServer := &http.Server{Handler: s.opsHandler(registry), ReadHeaderTimeout: 10 * time.Second}
-	acmeServer, acmeListener, baseURL, err := s.listenACME(ctx, logger, dnsServer.Addr())
+	https, err := s.listenACME(ctx, logger, dnsServer.Addr())
 	if err != nil {
 		_ = httpListener.Close()
 		return err
@@ -104,7 +104,7 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 	defer cancel()
 	errs := make(chan error, 4)
 	go func() {
-		if err := acmeServer.Serve(acmeListener); !errors.Is(err, http.ErrServerClosed) {
+		if err := https.http.Serve(https.listener); !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("ACME HTTPS server: %w", err)
 			return
 		}
@@ -125,11 +125,12 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 		}
 	}
 	go s.watchZones(ctx, logger, dnsServer, serials)
+	go s.pruneACME(ctx, logger, https.acme, s.Config.ACMEPruneInterval())
 
 	logger.Info("provider started", "dns", dnsServer.Addr(), "http", httpListener.Addr().String(),
-		"acme", baseURL+"/directory", "zones", strings.Join(zoneNames(s.Config), " "))
+		"acme", https.baseURL+"/directory", "zones", strings.Join(zoneNames(s.Config), " "))
 	if ready != nil {
-		ready(Addrs{DNS: dnsServer.Addr(), HTTP: httpListener.Addr().String(), ACME: acmeListener.Addr().String(), ACMEBaseURL: baseURL, Issuer: s.DefaultIdentityOptions().OAuth})
+		ready(Addrs{DNS: dnsServer.Addr(), HTTP: httpListener.Addr().String(), ACME: https.listener.Addr().String(), ACMEBaseURL: https.baseURL, Issuer: s.DefaultIdentityOptions().OAuth})
 	}
 
 	var runErr error
@@ -141,7 +142,7 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = httpServer.Shutdown(shutdown)
-	_ = acmeServer.Shutdown(shutdown)
+	_ = https.http.Shutdown(shutdown)
 	logger.Info("provider stopped", "err", runErr)
 	return runErr
 }

@@ -222,6 +222,10 @@ type Order struct {
 	// Replaces is the RFC 9773 certificate identifier of the certificate
 	// this order replaces, "" for none.
 	Replaces string
+	// ProcessingSince is when finalize set the order to processing, and
+	// zero before. An order still processing FinalizeTimeout after it is
+	// taken as interrupted (see Config.FinalizeTimeout).
+	ProcessingSince time.Time
 	// CertificateSerial is the serial of the issued certificate once the
 	// order is valid.
 	CertificateSerial string

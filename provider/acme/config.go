@@ -26,6 +26,10 @@ const (
 	DefaultRenewalRetryAfter = 6 * time.Hour
 	DefaultNonceLifetime     = time.Hour
 	DefaultMaxNonces         = 100000
+	// DefaultFinalizeTimeout is how long an order may stay processing. A
+	// finalize signs and stores the certificate in milliseconds, so an
+	// order processing for a minute was left by a process that stopped.
+	DefaultFinalizeTimeout = time.Minute
 	// DefaultMaxBodySize bounds a request body in bytes. The largest
 	// request is a finalize with an RSA 8192 CSR, well under it.
 	DefaultMaxBodySize = 64 << 10
@@ -43,7 +47,9 @@ type Config struct {
 	// BaseURL followed by the request path, so mount the Handler without
 	// stripping the path prefix.
 	BaseURL string
-	// Backend stores the state.
+	// Backend stores the state. When it is also a NonceBackend, the Server
+	// keeps its nonces there instead of in memory, and when it is a
+	// Pruner, Server.Prune deletes its expired records.
 	Backend Backend
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
@@ -75,9 +81,18 @@ type Config struct {
 	// NonceLifetime is how long an unused nonce stays acceptable. Zero
 	// means DefaultNonceLifetime.
 	NonceLifetime time.Duration
-	// MaxNonces bounds the outstanding nonces. Beyond it the oldest are
-	// dropped. Zero means DefaultMaxNonces.
+	// MaxNonces bounds the outstanding nonces that the Server keeps in
+	// memory. Beyond it the oldest are dropped. It does not apply to a
+	// NonceBackend, which keeps no issued nonces. Zero means
+	// DefaultMaxNonces.
 	MaxNonces int
+	// FinalizeTimeout is how long an order may stay processing before the
+	// Server takes its finalize as interrupted, for example by a crash
+	// between the start of finalize and the stored certificate. The next
+	// read of such an order makes it invalid with a serverInternal error,
+	// so that its client stops polling and places a new order. Zero means
+	// DefaultFinalizeTimeout.
+	FinalizeTimeout time.Duration
 	// MaxBodySize bounds request bodies in bytes. Zero means
 	// DefaultMaxBodySize.
 	MaxBodySize int64
@@ -125,6 +140,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.CRLLifetime, DefaultCRLLifetime)
 	setDuration(&c.RenewalRetryAfter, DefaultRenewalRetryAfter)
 	setDuration(&c.NonceLifetime, DefaultNonceLifetime)
+	setDuration(&c.FinalizeTimeout, DefaultFinalizeTimeout)
 	if c.MaxNonces <= 0 {
 		c.MaxNonces = DefaultMaxNonces
 	}

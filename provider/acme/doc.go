@@ -41,7 +41,11 @@
 //
 // State lives in a Backend. NewMemoryBackend keeps it in memory for tests
 // and benchmarks; the provider's SQL store implements the same interface.
-// Nonces and rate-limit buckets are kept in the Server's memory.
+// A Backend that is also a NonceBackend shares nonces among the server
+// processes on it, and a Pruner deletes expired records when Server.Prune
+// is called. Otherwise the Server keeps its nonces in memory. Rate-limit
+// buckets are always kept in the Server's memory, so each process counts
+// its own requests.
 //
 // Real clients work unchanged: golang.org/x/crypto/acme, lego (4.9) and
 // certbot (2.1) with their EAB options. They find the authorization valid

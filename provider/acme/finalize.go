@@ -53,7 +53,7 @@ func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request) *Problem
 	}
 
 	// Claim the order so that concurrent finalize requests issue once.
-	o.Status = OrderProcessing
+	o.Status, o.ProcessingSince = OrderProcessing, s.cfg.Now()
 	switch err := s.backend.UpdateOrder(ctx, o, OrderReady); {
 	case errors.Is(err, ErrStatusChanged):
 		return problemf(ProblemOrderNotReady, "order is being finalized by another request")
@@ -61,6 +61,12 @@ func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request) *Problem
 		return internalError("updating the order", err)
 	}
 
+	// Once claimed, the order is finished even when the client goes away,
+	// so that it does not stay processing until FinalizeTimeout.
+	// NOTE: a finalize slower than FinalizeTimeout finds the order made
+	// invalid by a concurrent read, and its certificate is stored but not
+	// linked to the order.
+	ctx = context.WithoutCancel(ctx)
 	cert, err := s.issue(ctx, o, acct, iss, csr)
 	if err != nil {
 		o.Status, o.ErrorType, o.ErrorDetail = OrderInvalid, string(ProblemServerInternal), "issuing the certificate failed"

@@ -1,22 +1,33 @@
 package acme
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"sync"
 	"time"
 )
 
-// nonceStore issues anti-replay nonces (RFC 8555, section 6.5) and accepts
-// each one once, until it expires. It keeps at most max outstanding nonces
-// and drops the oldest beyond that, so a client flooding newNonce costs a
-// bounded amount of memory. A dropped nonce gets badNonce, and the client
-// retries with the fresh nonce of that response.
+// nonceSource issues anti-replay nonces (RFC 8555, section 6.5) and accepts
+// each one once, until it expires. The Server uses sharedNonces when its
+// Backend is a NonceBackend, and nonceStore otherwise.
+type nonceSource interface {
+	// issue returns a fresh nonce. An error means that no nonce could be
+	// made, for example because the backend failed.
+	issue(ctx context.Context) (string, error)
+	// use consumes n and reports whether it was issued, unused and not
+	// expired. An error means that the check could not be made.
+	use(ctx context.Context, n string) (bool, error)
+}
+
+// nonceStore is the nonceSource of one process: it keeps the nonces it
+// issued in memory, at most max of them, and drops the oldest beyond that,
+// so a client flooding newNonce costs a bounded amount of memory. A dropped
+// nonce gets badNonce, and the client retries with the fresh nonce of that
+// response.
 //
-// NOTE: the store lives in one process. Replicas behind a load balancer
-// need requests of one client routed to the replica that issued its nonce.
-// Otherwise they return badNonce more often, which costs latency but not
-// correctness, because clients retry.
+// Its nonces are lost when the process ends and unknown to other processes.
+// Replicas behind a load balancer therefore use a NonceBackend.
 type nonceStore struct {
 	mu       sync.Mutex
 	issued   map[string]time.Time // nonce -> expiry
@@ -31,8 +42,8 @@ func newNonceStore(max int, lifetime time.Duration, now func() time.Time) *nonce
 	return &nonceStore{issued: make(map[string]time.Time), max: max, lifetime: lifetime, now: now}
 }
 
-// New returns a fresh nonce: 128 random bits in base64url.
-func (s *nonceStore) New() string {
+// issue implements nonceSource: the nonce is 128 random bits in base64url.
+func (s *nonceStore) issue(context.Context) (string, error) {
 	var b [16]byte
 	// crypto/rand.Read never returns an error since Go 1.24.
 	_, _ = rand.Read(b[:])
@@ -57,17 +68,17 @@ func (s *nonceStore) New() string {
 	}
 	s.issued[n] = s.now().Add(s.lifetime)
 	s.order = append(s.order, n)
-	return n
+	return n, nil
 }
 
-// Use consumes n and reports whether it was issued, unused and not expired.
-func (s *nonceStore) Use(n string) bool {
+// use implements nonceSource.
+func (s *nonceStore) use(_ context.Context, n string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	expires, ok := s.issued[n]
 	if !ok {
-		return false
+		return false, nil
 	}
 	delete(s.issued, n)
-	return s.now().Before(expires)
+	return s.now().Before(expires), nil
 }

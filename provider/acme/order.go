@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/dnshandle/dnshandle/handle"
 )
@@ -172,11 +171,12 @@ func (s *Server) loadOrder(ctx context.Context, acct *Account, id string) (*Orde
 // refreshOrder applies expiry, RFC 8555, section 7.1.6: an authorization
 // past its expiry is expired, and a pending or ready order whose
 // authorization is no longer valid, or which is past its own expiry, is
-// invalid. The change is stored.
+// invalid. An order processing for longer than Config.FinalizeTimeout is
+// invalid too. The change is stored.
 func (s *Server) refreshOrder(ctx context.Context, o *Order) (*Order, *Problem) {
 	for range 3 {
 		prev := o.Status
-		if !expire(o, s.cfg.Now()) {
+		if !s.expire(o) {
 			return o, nil
 		}
 		err := s.backend.UpdateOrder(ctx, o, prev)
@@ -193,12 +193,22 @@ func (s *Server) refreshOrder(ctx context.Context, o *Order) (*Order, *Problem) 
 	return nil, internalError("updating the order status", errors.New("order changed three times during the update"))
 }
 
-// expire updates the statuses of o at now and reports whether they changed.
-func expire(o *Order, now time.Time) bool {
+// expire updates the statuses of o at the current time and reports whether
+// they changed.
+func (s *Server) expire(o *Order) bool {
+	now := s.cfg.Now()
 	changed := false
 	if o.AuthzStatus == AuthzValid && !now.Before(o.AuthzExpires) {
 		o.AuthzStatus = AuthzExpired
 		changed = true
+	}
+	if o.Status == OrderProcessing && !now.Before(o.ProcessingSince.Add(s.cfg.FinalizeTimeout)) {
+		// The process that set the order to processing stopped before it
+		// stored the certificate. A zero ProcessingSince, from a program
+		// that did not record it, counts as long ago.
+		o.Status, o.ErrorType = OrderInvalid, string(ProblemServerInternal)
+		o.ErrorDetail = "finalizing the order was interrupted before the certificate was issued; place a new order"
+		return true
 	}
 	if o.Status != OrderPending && o.Status != OrderReady {
 		return changed
@@ -261,7 +271,7 @@ func (s *Server) handleAuthz(w http.ResponseWriter, r *http.Request) *Problem {
 		}
 		prev := o.Status
 		o.AuthzStatus = AuthzDeactivated
-		expire(o, s.cfg.Now())
+		s.expire(o)
 		if err := s.backend.UpdateOrder(ctx, o, prev); err != nil {
 			return internalError("deactivating the authorization", err)
 		}

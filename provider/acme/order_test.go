@@ -206,3 +206,53 @@ func (e *testEnv) issueCert(key testKey, kid string, deviceKey crypto.Signer) or
 	res.decode(e.t, &done)
 	return done
 }
+
+func TestInterruptedFinalizeInvalidatesOrder(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, func(c *Config) { c.FinalizeTimeout = time.Minute })
+	key := newTestKey(t)
+	kid := e.newAccount(key)
+	orderURL, o := e.newOrder(key, kid)
+
+	// A process that stopped between claiming the order and storing the
+	// certificate leaves it processing.
+	ctx := t.Context()
+	stored, err := e.backend.Order(ctx, strings.TrimPrefix(orderURL, e.url(pathOrder)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Status, stored.ProcessingSince = OrderProcessing, e.clock.Now()
+	if err := e.backend.UpdateOrder(ctx, stored, OrderReady); err != nil {
+		t.Fatal(err)
+	}
+
+	var got orderObject
+	e.clock.Advance(time.Minute - time.Second)
+	e.post(jwsOptions{key: key, kid: kid}, orderURL, nil).decode(t, &got)
+	if got.Status != OrderProcessing || got.Error != nil {
+		t.Fatalf("order within the finalize timeout = %+v, want processing without error", got)
+	}
+
+	e.clock.Advance(time.Second)
+	res := e.post(jwsOptions{key: key, kid: kid}, orderURL, nil)
+	res.wantStatus(t, http.StatusOK)
+	res.decode(t, &got)
+	if got.Status != OrderInvalid || got.Error == nil {
+		t.Fatalf("order after the finalize timeout = %+v, want invalid with an error", got)
+	}
+	if got.Error.Type != ErrorNamespace+string(ProblemServerInternal) {
+		t.Errorf("error type %q, want serverInternal", got.Error.Type)
+	}
+	if !strings.Contains(got.Error.Detail, "interrupted") || !strings.Contains(got.Error.Detail, "new order") {
+		t.Errorf("error detail %q does not say that finalize was interrupted and to place a new order", got.Error.Detail)
+	}
+	if after, err := e.backend.Order(ctx, stored.ID); err != nil || after.Status != OrderInvalid {
+		t.Errorf("stored order after the read: %+v, %v; want it invalid", after, err)
+	}
+
+	e.post(jwsOptions{key: key, kid: kid}, o.Finalize, map[string]string{"csr": csrFor(t, newDeviceKey(t), string(testHandle))}).
+		wantProblem(t, http.StatusForbidden, ProblemOrderNotReady)
+	if done := e.issueCert(key, kid, nil); done.Status != OrderValid {
+		t.Errorf("new order after the interrupted one = %+v, want valid", done)
+	}
+}

@@ -38,7 +38,7 @@ type Server struct {
 	backend  Backend
 	origin   string // scheme://host of BaseURL
 	basePath string // path of BaseURL, no trailing slash
-	nonces   *nonceStore
+	nonces   nonceSource
 	limits   rateLimiters
 	crls     *crlCache
 }
@@ -58,9 +58,13 @@ func NewServer(cfg Config) (*Server, error) {
 		backend:  cfg.Backend,
 		origin:   u.Scheme + "://" + u.Host,
 		basePath: strings.TrimSuffix(u.EscapedPath(), "/"),
-		nonces:   newNonceStore(cfg.MaxNonces, cfg.NonceLifetime, cfg.Now),
 		limits:   newRateLimiters(cfg.RateLimits),
 		crls:     newCRLCache(),
+	}
+	if nb, ok := cfg.Backend.(NonceBackend); ok {
+		s.nonces = &sharedNonces{backend: nb, lifetime: cfg.NonceLifetime, now: cfg.Now}
+	} else {
+		s.nonces = newNonceStore(cfg.MaxNonces, cfg.NonceLifetime, cfg.Now)
 	}
 	return s, nil
 }
@@ -104,21 +108,29 @@ func (s *Server) Handler() http.Handler {
 
 // acmeHandler wraps an ACME resource handler. Every response carries a
 // fresh Replay-Nonce (RFC 8555, section 6.5), the index link (section 7.1)
-// and Cache-Control no-store. A returned Problem becomes the problem
+// and Cache-Control no-store. The exception is the serverInternal problem
+// sent when no nonce can be issued. A returned Problem becomes the problem
 // document.
 func (s *Server) acmeHandler(methods []string, h func(http.ResponseWriter, *http.Request) *Problem) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
-		hdr.Set("Replay-Nonce", s.nonces.New())
 		hdr.Set("Cache-Control", "no-store")
 		hdr.Add("Link", link(s.DirectoryURL(), "index"))
 
 		var p *Problem
-		if !contains(methods, r.Method) {
+		nonce, err := s.nonces.issue(r.Context())
+		switch {
+		case err != nil:
+			// The only response without a nonce: a NonceBackend that
+			// cannot give its key cannot check nonces either.
+			p = internalError("issuing a nonce", err)
+		case !contains(methods, r.Method):
+			hdr.Set("Replay-Nonce", nonce)
 			hdr.Set("Allow", strings.Join(methods, ", "))
 			p = &Problem{Type: ProblemMalformed, Status: http.StatusMethodNotAllowed,
 				Detail: "method " + r.Method + " is not allowed here; ACME resources take POST (RFC 8555, section 6.3)"}
-		} else {
+		default:
+			hdr.Set("Replay-Nonce", nonce)
 			p = h(w, r)
 		}
 		if p != nil {
@@ -273,7 +285,11 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, mode authMo
 	if msg.Header.Nonce == "" {
 		return nil, problemf(ProblemBadNonce, `JWS has no "nonce"; get one from newNonce (RFC 8555, section 6.5)`)
 	}
-	if !s.nonces.Use(msg.Header.Nonce) {
+	ok, err := s.nonces.use(r.Context(), msg.Header.Nonce)
+	if err != nil {
+		return nil, internalError("checking the nonce", err)
+	}
+	if !ok {
 		return nil, problemf(ProblemBadNonce, "nonce %q is unknown, used or expired; retry with the nonce of this response", msg.Header.Nonce)
 	}
 	return q, nil

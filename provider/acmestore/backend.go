@@ -11,6 +11,11 @@
 // The issuer of an identity is its CSC, loaded from identities and unsealed
 // on each call.
 //
+// Backend is also an acme.NonceBackend and an acme.Pruner. The nonce key
+// is a sealed row of acme_secrets and each used nonce a row of
+// acme_used_nonces until it expires, so every ACME server on one database
+// accepts each nonce once. Prune deletes expired rows in batches.
+//
 // Identity IDs of package acme are the store's int64 identity IDs in
 // decimal (IdentityKey).
 package acmestore

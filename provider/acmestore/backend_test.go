@@ -65,7 +65,16 @@ func newSeededStore(t testing.TB) *provider {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.st.Close() })
+	seed(t, p)
+	return p
+}
 
+// seed creates one account and one hosted identity for alice in p.st, with
+// its CSC key sealed by p.sealer, and sets p.csc and p.identity.
+func seed(t testing.TB, p *provider) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
 	p.csc, err = pki.NewCSC(rand.Reader, alice, pki.CSCOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +83,7 @@ func newSeededStore(t testing.TB) *provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := sealer.Seal(keyPEM, "csc:"+alice.String())
+	sealed, err := p.sealer.Seal(keyPEM, "csc:"+alice.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +100,6 @@ func newSeededStore(t testing.TB) *provider {
 		t.Fatal(err)
 	}
 	p.identity = acmestore.IdentityKey(ident.ID)
-	return p
 }
 
 // mount builds the ACME server on the current store and serves it.

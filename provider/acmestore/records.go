@@ -31,11 +31,15 @@ func (b *Backend) CreateEABCredential(ctx context.Context, c *acme.EABCredential
 }
 
 // EABCredential implements acme.Backend. Created is not stored and is
-// returned as the zero time.
+// returned as the zero time. A used credential whose key Prune erased is
+// returned as acme.ErrNotFound, like one Prune deleted.
 func (b *Backend) EABCredential(ctx context.Context, keyID string) (*acme.EABCredential, error) {
 	e, err := b.st.Enrollment(ctx, keyID)
 	if err != nil {
 		return nil, mapErr(err, nil)
+	}
+	if len(e.MACKeyHash) == 0 {
+		return nil, fmt.Errorf("EAB key ID %q expired and its key was erased: %w", keyID, acme.ErrNotFound)
 	}
 	key, err := b.sealer.Open(e.MACKeyHash, eabPurpose(keyID))
 	if err != nil {

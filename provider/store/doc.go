@@ -37,6 +37,12 @@
 //   - zone_journal: one row per serial step with the deleted and added
 //     records in JSON, pruned by weight (see DefaultJournalLimit);
 //   - zone_keys: the DNSSEC keys of each zone, private keys sealed;
+//   - acme_accounts, acme_orders and acme_certificates: the ACME server's
+//     accounts, orders and certificate chains (see ACMEReader and
+//     ACMEWriter);
+//   - acme_secrets and acme_used_nonces: the sealed key of the ACME nonces
+//     and the nonces used, which every process on the database shares (see
+//     ACMESharedReader and ACMESharedWriter);
 //   - oidc_*: the OpenID provider's registered clients, authorization
 //     requests (the grants that tokens belong to), pushed requests,
 //     tokens, DPoP proof identifiers, signing keys, server secrets and

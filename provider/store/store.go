@@ -117,7 +117,8 @@ type Enrollment struct {
 	Label string
 
 	// MACKeyHash is the EAB MAC key in the form the caller chooses to keep,
-	// a hash or a sealed key. The store keeps the bytes as they are.
+	// a hash or a sealed key. The store keeps the bytes as they are, until
+	// DeleteExpiredACME erases them (nil) from a used, expired enrollment.
 	MACKeyHash []byte
 
 	// ExpiresAt is when the credential stops being valid. CreateEnrollment
@@ -262,6 +263,7 @@ type Store interface {
 // list objects return an empty slice and no error when there are none.
 type Reader interface {
 	ACMEReader
+	ACMESharedReader
 	OIDCReader
 	WebSessionReader
 
@@ -364,6 +366,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 	ACMEWriter
+	ACMESharedWriter
 	OIDCWriter
 	WebSessionWriter
 

@@ -30,6 +30,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Enrollments", enrollmentTests},
 		{"IdentityDelete", identityDeleteTests},
 		{"ACME", acmeTests},
+		{"ACMEShared", acmeSharedTests},
 		{"Audit", auditTests},
 		{"Transactions", transactionTests},
 		{"Zones", zoneTests},
