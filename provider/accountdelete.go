@@ -48,6 +48,7 @@ func (s *Service) DeleteAccount(ctx context.Context, name string) (*DeletedAccou
 	if err != nil {
 		return nil, err
 	}
+	s.zonesChanged()
 	return out, nil
 }
 

@@ -73,6 +73,9 @@ func (s *Service) DeleteIdentity(ctx context.Context, accountName string, h hand
 	if err != nil {
 		return nil, err
 	}
+	if out.Zone != "" {
+		s.zonesChanged()
+	}
 	return out, nil
 }
 

@@ -103,6 +103,7 @@ func (s *Service) ImportIdentities(ctx context.Context, accountName string, hs [
 	if err != nil {
 		return nil, err
 	}
+	s.zonesChanged()
 	return result, nil
 }
 

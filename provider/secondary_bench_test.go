@@ -26,11 +26,9 @@ import (
 // runs from the start of Service.CreateIdentity to the first answer that
 // holds the handle's TLSA record, on the provider's own DNS server (the
 // baseline) and on a Knot secondary that takes the change over NOTIFY and
-// IXFR. Serve reads the
-// zone serial and sends NOTIFY every NotifyPollInterval, and the DNS server
-// reads the serial again at most dnsserver.DefaultSerialRefresh after it
-// last did, so both delays include that polling. Run with -benchtime Nx
-// for N samples.
+// IXFR. CreateIdentity runs on the Service that runs Serve, so Serve
+// sends NOTIFY as soon as the change commits, without waiting for
+// NotifyPollInterval. Run with -benchtime Nx for N samples.
 func BenchmarkInteropServeSecondaryDelay(b *testing.B) {
 	ctx := context.Background()
 	kek := make([]byte, 32)

@@ -21,8 +21,9 @@ import (
 // Intervals of the background work of Serve.
 const (
 	// NotifyPollInterval is how often Serve compares zone serials and
-	// sends NOTIFY for changed zones, including changes that another
-	// process (dnshandle admin, another replica) wrote to the store.
+	// sends NOTIFY for changed zones, for changes that another process
+	// (dnshandle admin, another replica) wrote to the store. Changes made
+	// through the Service that runs Serve send NOTIFY at once.
 	NotifyPollInterval = 100 * time.Millisecond
 	// ResignInterval is how often Serve renews signatures that are close
 	// to expiry.
@@ -148,9 +149,15 @@ func (s *Service) ServeAddrs(ctx context.Context, logger *slog.Logger, ready fun
 }
 
 // watchZones sends NOTIFY when a zone's serial differs from the one in
-// serials, and renews signatures that are close to expiry.
+// serials, and renews signatures that are close to expiry. It compares
+// the serials every NotifyPollInterval, for changes that other processes
+// wrote, and at once when this process changed a zone (zonesChanged).
 func (s *Service) watchZones(ctx context.Context, logger *slog.Logger, srv *dnsserver.Server, serials map[string]uint32) {
-	notify := time.NewTicker(NotifyPollInterval)
+	poll := s.notifyPoll
+	if poll <= 0 {
+		poll = NotifyPollInterval
+	}
+	notify := time.NewTicker(poll)
 	defer notify.Stop()
 	resign := time.NewTicker(ResignInterval)
 	defer resign.Stop()
@@ -159,20 +166,11 @@ func (s *Service) watchZones(ctx context.Context, logger *slog.Logger, srv *dnss
 		case <-ctx.Done():
 			return
 		case <-notify.C:
-			for _, z := range zoneNames(s.Config) {
-				serial, err := s.Store.ZoneSerial(ctx, z)
-				if err != nil {
-					logger.Warn("read zone serial failed", "zone", z, "err", err)
-					continue
-				}
-				if old, ok := serials[z]; ok && old != serial {
-					if err := srv.Notify(ctx, z); err != nil {
-						logger.Warn("NOTIFY failed", "zone", z, "err", err)
-					}
-				}
-				serials[z] = serial
-			}
+			s.notifyChanged(ctx, logger, srv, serials)
+		case <-s.zoneChanges():
+			s.notifyChanged(ctx, logger, srv, serials)
 		case <-resign.C:
+			renewed := false
 			for _, z := range zoneNames(s.Config) {
 				n, err := s.Signer.Resign(ctx, z)
 				if err != nil {
@@ -180,10 +178,32 @@ func (s *Service) watchZones(ctx context.Context, logger *slog.Logger, srv *dnss
 					continue
 				}
 				if n > 0 {
+					renewed = true
 					logger.Info("signatures renewed", "zone", z, "count", n)
 				}
 			}
+			if renewed {
+				s.notifyChanged(ctx, logger, srv, serials)
+			}
 		}
+	}
+}
+
+// notifyChanged sends NOTIFY for each zone whose serial in the store
+// differs from the one in serials, and records the new serials.
+func (s *Service) notifyChanged(ctx context.Context, logger *slog.Logger, srv *dnsserver.Server, serials map[string]uint32) {
+	for _, z := range zoneNames(s.Config) {
+		serial, err := s.Store.ZoneSerial(ctx, z)
+		if err != nil {
+			logger.Warn("read zone serial failed", "zone", z, "err", err)
+			continue
+		}
+		if old, ok := serials[z]; ok && old != serial {
+			if err := srv.Notify(ctx, z); err != nil {
+				logger.Warn("NOTIFY failed", "zone", z, "err", err)
+			}
+		}
+		serials[z] = serial
 	}
 }
 

@@ -40,8 +40,11 @@ func notifyListener(t *testing.T) (string, <-chan string) {
 	return pc.LocalAddr().String(), zones
 }
 
-func TestServeAnswersAndNotifies(t *testing.T) {
-	svc := testService(t)
+// startServe runs svc.Serve with a NOTIFY listener as its secondary and
+// returns the DNS and HTTP addresses, the zones notified, and a function
+// that stops Serve and checks its result.
+func startServe(t *testing.T, svc *Service) (dnsAddr, httpAddr string, notified <-chan string, stop func()) {
+	t.Helper()
 	secondary, notified := notifyListener(t)
 	svc.Config.DNS.Listen = "127.0.0.1:0"
 	svc.Config.HTTP.Listen = "127.0.0.1:0"
@@ -50,7 +53,6 @@ func TestServeAnswersAndNotifies(t *testing.T) {
 	svc.Config.DNS.Secondaries = []SecondaryConfig{{Addr: secondary, TSIG: "transfer"}}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -58,7 +60,6 @@ func TestServeAnswersAndNotifies(t *testing.T) {
 			addrs <- [2]string{dnsAddr, httpAddr}
 		})
 	}()
-	var dnsAddr, httpAddr string
 	select {
 	case a := <-addrs:
 		dnsAddr, httpAddr = a[0], a[1]
@@ -67,6 +68,38 @@ func TestServeAnswersAndNotifies(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not start within 30s")
 	}
+	stop = func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve after cancel: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not stop within 10s")
+		}
+	}
+	return dnsAddr, httpAddr, notified, stop
+}
+
+// waitNotify waits for a NOTIFY of dhp.test.
+func waitNotify(t *testing.T, notified <-chan string) {
+	t.Helper()
+	select {
+	case zone := <-notified:
+		if zone != "dhp.test." {
+			t.Errorf("NOTIFY for %q, want dhp.test.", zone)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no NOTIFY within 10s of the change")
+	}
+}
+
+func TestServeAnswersAndNotifies(t *testing.T) {
+	svc := testService(t)
+	dnsAddr, httpAddr, notified, stop := startServe(t, svc)
+	defer stop()
 
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "go_goroutines"} {
 		resp, err := http.Get("http://" + httpAddr + path)
@@ -80,19 +113,14 @@ func TestServeAnswersAndNotifies(t *testing.T) {
 		}
 	}
 
-	// An identity created while the server runs, as dnshandle admin does
-	// from another process, is answered and announced with NOTIFY.
-	if _, err := svc.CreateIdentity(ctx, "alice", handle.Handle("carol.dhp.test"), IdentityOptions{}); err != nil {
+	// An identity created while the server runs, by another process such
+	// as dnshandle admin (here a Service of its own on the same store),
+	// is answered and announced with NOTIFY after the next poll.
+	other := &Service{Store: svc.Store, Sealer: svc.Sealer, Signer: svc.Signer, Config: svc.Config}
+	if _, err := other.CreateIdentity(context.Background(), "alice", handle.Handle("carol.dhp.test"), IdentityOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case zone := <-notified:
-		if zone != "dhp.test." {
-			t.Errorf("NOTIFY for %q, want dhp.test.", zone)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no NOTIFY within 10s of the change")
-	}
+	waitNotify(t, notified)
 	m := new(dns.Msg)
 	m.SetQuestion("carol.dhp.test.", dns.TypeTLSA)
 	m.SetEdns0(1232, true)
@@ -103,14 +131,22 @@ func TestServeAnswersAndNotifies(t *testing.T) {
 	if r.Rcode != dns.RcodeSuccess || len(r.Answer) < 2 || !r.Authoritative {
 		t.Errorf("TLSA answer for the new handle:\n%s", r)
 	}
+}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not stop within 10s")
+// A change through the Service that runs Serve sends NOTIFY without
+// waiting for the poll, which this test sets to an hour.
+func TestServeNotifiesOwnChangesAtOnce(t *testing.T) {
+	svc := testService(t)
+	svc.notifyPoll = time.Hour
+	_, _, notified, stop := startServe(t, svc)
+	defer stop()
+
+	if _, err := svc.CreateIdentity(context.Background(), "alice", handle.Handle("dave.dhp.test"), IdentityOptions{}); err != nil {
+		t.Fatal(err)
 	}
+	waitNotify(t, notified)
+	if _, err := svc.DeleteIdentity(context.Background(), "alice", handle.Handle("dave.dhp.test")); err != nil {
+		t.Fatal(err)
+	}
+	waitNotify(t, notified)
 }

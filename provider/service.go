@@ -40,6 +40,28 @@ type Service struct {
 	mu sync.Mutex
 	// issuer is the OpenID provider's issuer once Serve listens.
 	issuer string
+
+	// zoneChange wakes Serve's zone watcher after this process changed a
+	// zone, so that NOTIFY goes out without waiting for the next poll.
+	zoneChangeOnce sync.Once
+	zoneChange     chan struct{}
+	// notifyPoll replaces NotifyPollInterval when set, for tests.
+	notifyPoll time.Duration
+}
+
+// zoneChanges returns the channel of zoneChange, made at the first call.
+func (s *Service) zoneChanges() chan struct{} {
+	s.zoneChangeOnce.Do(func() { s.zoneChange = make(chan struct{}, 1) })
+	return s.zoneChange
+}
+
+// zonesChanged signals a running Serve that this process changed a zone. It
+// never blocks: a signal that is already pending covers this change too.
+func (s *Service) zonesChanged() {
+	select {
+	case s.zoneChanges() <- struct{}{}:
+	default:
+	}
 }
 
 // AccountName returns the stored form of an account name: without
@@ -234,6 +256,9 @@ func (s *Service) CreateIdentity(ctx context.Context, accountName string, h hand
 	}
 	if err != nil {
 		return nil, err
+	}
+	if zone != "" {
+		s.zonesChanged()
 	}
 	return out, nil
 }
