@@ -29,6 +29,28 @@ type netSource struct {
 	// (RFC 4035, section 3.2.2).
 	checkingDisabled bool
 	dialer           net.Dialer
+
+	// pools keeps idle stream connections by transport and upstream
+	// address, as "tcp 192.0.2.1:53".
+	pools sync.Map // string -> *connPool
+}
+
+// pool returns the idle connections of up over network.
+func (s *netSource) pool(network string, up *upstream) *connPool {
+	key := network + " " + up.addr
+	if p, ok := s.pools.Load(key); ok {
+		return p.(*connPool)
+	}
+	p, _ := s.pools.LoadOrStore(key, &connPool{})
+	return p.(*connPool)
+}
+
+// closeIdle closes the idle stream connections.
+func (s *netSource) closeIdle() {
+	s.pools.Range(func(_, p any) bool {
+		p.(*connPool).closeAll()
+		return true
+	})
 }
 
 // newQuery builds a recursive query with a random ID and EDNS0 with DO set.
@@ -106,48 +128,97 @@ func (e *malformedError) Error() string { return e.reason }
 // server that ignores the advertised EDNS size still gets parsed.
 var udpBuffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
 
-// exchangeConn sends q over a new connection and reads until a response
-// matches q or the context ends. Over UDP, datagrams that do not unpack or
-// do not match the ID and question are discarded, because they may be
-// spoofed or late answers to other queries. Over TCP a mismatch ends the
-// exchange.
+// exchangeConn sends q and reads until a response matches q or the
+// context ends. Over UDP each query gets a new socket, and datagrams that
+// do not unpack or do not match the ID and question are discarded, because
+// they may be spoofed or late answers to other queries. Over TCP and TLS
+// the query reuses an idle connection to the upstream when there is one,
+// and a mismatch ends the exchange. A reused connection that fails, as one
+// that the server closed meanwhile does, is replaced by a new one once.
 func (s *netSource) exchangeConn(ctx context.Context, network string, up *upstream, q *dns.Msg) (*dns.Msg, error) {
+	packed, err := q.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack query: %w", err)
+	}
+	if network == "udp" {
+		conn, err := s.dial(ctx, network, up)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		resp, _, err := exchangeOn(ctx, conn, false, packed, q)
+		return resp, err
+	}
+
+	pool := s.pool(network, up)
+	if conn := pool.get(time.Now()); conn != nil {
+		resp, reusable, err := exchangeOn(ctx, conn, true, packed, q)
+		if err == nil && reusable {
+			pool.put(conn, time.Now())
+			return resp, nil
+		}
+		if err == nil {
+			_ = conn.Close()
+			return resp, nil
+		}
+		_ = conn.Close()
+		if ctx.Err() != nil || isTimeout(err) {
+			// Time ran out: a new connection would not fare better.
+			return nil, err
+		}
+	}
 	conn, err := s.dial(ctx, network, up)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	resp, reusable, err := exchangeOn(ctx, conn, true, packed, q)
+	if err == nil && reusable {
+		pool.put(conn, time.Now())
+	} else {
+		_ = conn.Close()
+	}
+	return resp, err
+}
+
+// exchangeOn writes the packed query q on conn and reads its response, as
+// exchangeConn describes. reusable reports whether conn is in a state to
+// carry another query: the exchange ended with a complete message read and
+// no deadline hit.
+func exchangeOn(ctx context.Context, conn net.Conn, stream bool, packed []byte, q *dns.Msg) (resp *dns.Msg, reusable bool, err error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
 	// Cancellation does not move the deadline, so unblock reads by hand.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer func() {
+		if !stop() {
+			reusable = false
+		}
+		if reusable {
+			_ = conn.SetDeadline(time.Time{})
+		}
+	}()
 
-	packed, err := q.Pack()
-	if err != nil {
-		return nil, fmt.Errorf("pack query: %w", err)
-	}
-	stream := network != "udp"
 	if err := writeMsg(conn, packed, stream); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-
 	var discarded error
 	for {
 		raw, err := readMsg(conn, stream)
 		if err != nil {
 			if discarded != nil && isTimeout(err) {
-				return nil, discarded
+				return nil, false, discarded
 			}
-			return nil, err
+			return nil, false, err
 		}
 		resp, err := unpackResponse(q, raw)
 		if err == nil {
-			return resp, nil
+			return resp, stream, nil
 		}
 		if stream {
-			return nil, err
+			// A whole message was read, so the stream is still in step,
+			// but a server that sends a mismatched response is not reused.
+			return nil, false, err
 		}
 		discarded = err
 	}

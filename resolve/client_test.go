@@ -370,7 +370,7 @@ func TestDNSOverTLS(t *testing.T) {
 }
 
 // loopbackCertificate makes a self-signed certificate for 127.0.0.1.
-func loopbackCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func loopbackCertificate(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -428,5 +428,118 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > baseline {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after the lookups, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// startDoT serves the signed test zones over TLS on loopback and counts
+// the connections it accepts. closeAfter, when positive, makes the
+// server close each connection after that many queries.
+func startDoT(t testing.TB, closeAfter int) (addr string, pool *x509.CertPool, conns *atomic.Int32) {
+	t.Helper()
+	w := testWorld(t)
+	zones := w.start(t)
+	cert, pool := loopbackCertificate(t)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go serveDoTConn(c, zones, closeAfter)
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().String(), pool, conns
+}
+
+// serveDoTConn answers length-prefixed queries on c with the handler of
+// the test zones until the peer closes, or closeAfter queries are done.
+func serveDoTConn(c net.Conn, zones interface {
+	ServeDNS(dns.ResponseWriter, *dns.Msg)
+}, closeAfter int) {
+	defer c.Close()
+	conn := &dns.Conn{Conn: c}
+	for n := 1; ; n++ {
+		q, err := conn.ReadMsg()
+		if err != nil {
+			return
+		}
+		rec := &recordingWriter{}
+		zones.ServeDNS(rec, q)
+		if rec.msg == nil || conn.WriteMsg(rec.msg) != nil {
+			return
+		}
+		if closeAfter > 0 && n >= closeAfter {
+			return
+		}
+	}
+}
+
+// recordingWriter is a dns.ResponseWriter that keeps the response.
+type recordingWriter struct{ msg *dns.Msg }
+
+func (w *recordingWriter) LocalAddr() net.Addr       { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (w *recordingWriter) RemoteAddr() net.Addr      { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (w *recordingWriter) WriteMsg(m *dns.Msg) error { w.msg = m; return nil }
+func (w *recordingWriter) Write([]byte) (int, error) { return 0, errors.New("use WriteMsg") }
+func (w *recordingWriter) Close() error              { return nil }
+func (w *recordingWriter) TsigStatus() error         { return nil }
+func (w *recordingWriter) TsigTimersOnly(bool)       {}
+func (w *recordingWriter) Hijack()                   {}
+
+// Lookups over DNS over TLS reuse one connection (RFC 7858, section 3.4).
+func TestDNSOverTLSReusesConnection(t *testing.T) {
+	t.Parallel()
+	addr, pool, conns := startDoT(t, 0)
+	w := testWorld(t)
+	r := newTestResolver(t, Config{
+		Servers:      []string{"tls://" + addr},
+		TrustAnchors: w.anchors,
+		TLSConfig:    &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		Cache:        CacheConfig{Disabled: true},
+	})
+	for i := range 5 {
+		if _, err := r.ResolveATProto(testContext(t), "alice.test"); err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("the server accepted %d connections for 5 sequential lookups, want 1", n)
+	}
+
+	r.CloseIdleConnections()
+	if _, err := r.ResolveATProto(testContext(t), "alice.test"); err != nil {
+		t.Fatalf("lookup after CloseIdleConnections: %v", err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("connections after CloseIdleConnections and a lookup = %d, want 2", n)
+	}
+}
+
+// A connection that the server closed while it was idle is replaced
+// without failing the lookup.
+func TestDNSOverTLSServerClosedIdle(t *testing.T) {
+	t.Parallel()
+	addr, pool, conns := startDoT(t, 1)
+	w := testWorld(t)
+	r := newTestResolver(t, Config{
+		Servers:      []string{"tls://" + addr},
+		TrustAnchors: w.anchors,
+		TLSConfig:    &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		Cache:        CacheConfig{Disabled: true},
+	})
+	for i := range 3 {
+		if _, err := r.ResolveATProto(testContext(t), "alice.test"); err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n < 3 {
+		t.Errorf("the server accepted %d connections, want one per lookup", n)
 	}
 }

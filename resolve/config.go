@@ -228,6 +228,11 @@ func parseUpstream(s string, tlsConf *tls.Config) (*upstream, error) {
 		if c.ServerName == "" {
 			c.ServerName = host
 		}
+		if c.ClientSessionCache == nil {
+			// A new connection to the upstream resumes the TLS session
+			// of the last one, with a shorter handshake.
+			c.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		}
 		u.tls = c
 	}
 	return u, nil

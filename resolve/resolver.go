@@ -276,6 +276,15 @@ func (r *Resolver) fillPartial(dst *Result, h handle.Handle, tlsa, txt *entry, t
 	}
 }
 
+// CloseIdleConnections closes the TCP and DNS-over-TLS connections that
+// the Resolver keeps open between queries. The Resolver stays usable and
+// opens new connections when it needs them.
+func (r *Resolver) CloseIdleConnections() {
+	if src, ok := r.env.src.(*netSource); ok {
+		src.closeIdle()
+	}
+}
+
 // Stats returns the cache counters. It is safe to call concurrently with
 // lookups; the counters are read one by one, not as one snapshot.
 func (r *Resolver) Stats() CacheStats {
