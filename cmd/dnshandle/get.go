@@ -29,19 +29,23 @@ func newGetCommand() *cobra.Command {
 		flags     deviceFlags
 		handleArg string
 		include   bool
+		req       requestFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "get URL",
 		Short: "Fetch an https URL, logging in with the device certificate of the handle chosen for that site",
-		Long: `Fetch URL with GET and print the response body. The request presents the
-device certificate of the handle chosen for the URL's site (its origin,
-scheme://host:port). The first visit of a site asks which enrolled handle
-it may see, on a terminal, and keeps the answer in sites.json in the device
-directory; --handle chooses (or changes) it without asking.
+		Long: `Fetch URL and print the response body: with GET, or with the method of -X,
+and with -d as the request body (POST unless -X says otherwise). The
+request presents the device certificate of the handle chosen for the URL's
+site (its origin, scheme://host:port). The first visit of a site asks which
+enrolled handle it may see, on a terminal, and keeps the answer in
+sites.json in the device directory; --handle chooses (or changes) it
+without asking.
 
 A 401 or 403 answer is an error that shows the server's explanation.`,
 		Example: `  dnshandle get https://127.0.0.1:8444/ --ca ~/.config/dnshandle/proxy/tls/ca.pem
-  dnshandle get -i --handle @alice.dhp.test https://rp.example/api/me`,
+  dnshandle get -i --handle @alice.dhp.test https://rp.example/api/me
+  dnshandle get -d @note.json -H 'Content-Type: application/json' https://rp.example/api/notes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			origin, err := client.ParseOrigin(args[0])
@@ -58,7 +62,11 @@ A 401 or 403 answer is an error that shows the server's explanation.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), flags.timeout)
 			defer cancel()
-			return fetch(ctx, cmd.OutOrStdout(), &flags, base, args[0], h, include)
+			httpReq, err := req.build(ctx, cmd.InOrStdin(), args[0])
+			if err != nil {
+				return err
+			}
+			return fetch(cmd.OutOrStdout(), &flags, base, httpReq, h, include)
 		},
 	}
 	fl := cmd.Flags()
@@ -67,6 +75,9 @@ A 401 or 403 answer is an error that shows the server's explanation.`,
 	fl.DurationVar(&flags.timeout, "timeout", 30*time.Second, "give up when the request takes longer")
 	cmd.Flags().StringVar(&handleArg, "handle", "", "handle to show to this site; it is stored as the site's choice")
 	cmd.Flags().BoolVarP(&include, "include", "i", false, "print the status line and the response headers before the body")
+	cmd.Flags().StringVarP(&req.method, "request", "X", "", "HTTP method (default GET, or POST with --data)")
+	cmd.Flags().StringVarP(&req.data, "data", "d", "", "request body: the text itself, @FILE for a file's content, or @- for standard input (Content-Type application/x-www-form-urlencoded unless -H gives one)")
+	cmd.Flags().StringArrayVarP(&req.headers, "header", "H", nil, "request header \"Name: value\" (repeatable)")
 	return cmd
 }
 
@@ -110,9 +121,80 @@ func chooseHandle(cmd *cobra.Command, base, origin, handleArg string) (handle.Ha
 	return sites.Choose(origin, enrolled, ask)
 }
 
-// fetch sends the request with the site's certificate and prints the
-// response.
-func fetch(ctx context.Context, out io.Writer, flags *deviceFlags, base, rawURL string, h handle.Handle, include bool) error {
+// requestFlags are the options of get that shape the request.
+type requestFlags struct {
+	method  string
+	data    string
+	headers []string
+}
+
+// build returns the request for rawURL that the flags describe, reading
+// the body from a file or from stdin for @FILE and @-.
+func (f *requestFlags) build(ctx context.Context, stdin io.Reader, rawURL string) (*http.Request, error) {
+	method := strings.ToUpper(f.method)
+	if method == "" {
+		method = http.MethodGet
+		if f.data != "" {
+			method = http.MethodPost
+		}
+	}
+	if !validMethod(method) {
+		return nil, fmt.Errorf("invalid -X %q: give an HTTP method such as GET, POST, PUT or DELETE", f.method)
+	}
+
+	var body io.Reader
+	switch {
+	case f.data == "@-":
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read the request body from standard input: %w", err)
+		}
+		body = strings.NewReader(string(data))
+	case strings.HasPrefix(f.data, "@"):
+		data, err := os.ReadFile(f.data[1:])
+		if err != nil {
+			return nil, fmt.Errorf("--data %s: %w", f.data, err)
+		}
+		body = strings.NewReader(string(data))
+	case f.data != "":
+		body = strings.NewReader(f.data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		return nil, err
+	}
+
+	for _, line := range f.headers {
+		name, value, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, fmt.Errorf("invalid --header %q: write it as \"Name: value\"", line)
+		}
+		req.Header.Add(name, strings.TrimSpace(value))
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return req, nil
+}
+
+// validMethod reports whether m is an HTTP method: a token of letters,
+// digits and the punctuation that tokens allow (RFC 9110, sections 9.1
+// and 5.6.2).
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, c := range m {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fetch sends req with the site's certificate and prints the response.
+func fetch(out io.Writer, flags *deviceFlags, base string, req *http.Request, h handle.Handle, include bool) error {
 	roots, err := rootsWithCA(flags.caFile)
 	if err != nil {
 		return err
@@ -133,10 +215,6 @@ func fetch(ctx context.Context, out io.Writer, flags *deviceFlags, base, rawURL 
 	httpClient := &http.Client{Transport: &http.Transport{DialTLSContext: dialer.DialTLSContext}}
 	defer httpClient.CloseIdleConnections()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return err
-	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return explainFetchError(err, h)

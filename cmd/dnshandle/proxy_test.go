@@ -113,6 +113,10 @@ func startProxyCommand(t *testing.T, w *testWorld, extraArgs ...string) (proxyUR
 	t.Helper()
 	app := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(rw, "signed in as @%s\n", r.Header.Get("DNS-Handle"))
+		if r.Method != http.MethodGet {
+			body, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(rw, "%s %q %s %s\n", r.Method, body, r.Header.Get("Content-Type"), r.Header.Get("X-Note"))
+		}
 	}))
 	t.Cleanup(app.Close)
 
@@ -195,6 +199,21 @@ func TestGetThroughProxyCommand(t *testing.T) {
 		if !strings.HasPrefix(out, "HTTP/1.1 200 OK\n") || !strings.Contains(out, "Content-Type: text/plain") ||
 			!strings.HasSuffix(out, "\n\nsigned in as @alice.dhp.test\n") {
 			t.Errorf("output:\n%s", out)
+		}
+	})
+
+	t.Run("POST with a body and headers", func(t *testing.T) {
+		out, err := runCommand(t, "get", page, "--dir", devices, "--ca", caFile, "-d", `{"note":1}`,
+			"-H", "Content-Type: application/json", "-H", "X-Note: from the test")
+		if err != nil {
+			t.Fatalf("get -d: %v\n%s", err, out)
+		}
+		if want := `POST "{\"note\":1}" application/json from the test`; !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+		out, err = runCommand(t, "get", page, "--dir", devices, "--ca", caFile, "-X", "delete")
+		if err != nil || !strings.Contains(out, `DELETE "" `) {
+			t.Errorf("get -X delete: %v\n%s", err, out)
 		}
 	})
 
