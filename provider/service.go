@@ -230,6 +230,11 @@ func (s *Service) CreateIdentity(ctx context.Context, accountName string, h hand
 	set.TLSA = []records.TLSA{records.CSCRecord(csc.Certificate)}
 
 	zone := s.Config.ZoneFor(h.String())
+	if zone != "" {
+		if _, err := s.Store.ZoneSerial(ctx, zone); errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("zone %s is configured but not created yet: start dnshandle serve, or run dnshandle admin zone create, then create the identity: %w", zone, err)
+		}
+	}
 	id := &store.Identity{
 		AccountID: acct.ID, Handle: h.String(), DID: set.DID,
 		Hosted: zone != "", Verified: zone != "",

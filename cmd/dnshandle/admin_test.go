@@ -251,3 +251,15 @@ func TestRequireSQLiteStoreIgnoresPostgres(t *testing.T) {
 		t.Error("requireSQLiteStore without the SQLite file = nil, want an error")
 	}
 }
+
+// A hosted identity before its zone exists gets advice, not a bare store
+// error.
+func TestAdminIdentityBeforeZone(t *testing.T) {
+	args := adminArgs(t)
+	mustRun(t, "correct horse battery staple\n", adminCommand(args, "account", "create", "alice")...)
+	_, err := runCommandInput(t, "", adminCommand(args, "identity", "create", "a.dhp.test", "--account", "alice")...)
+	want := "zone dhp.test. is configured but not created yet: start dnshandle serve, or run dnshandle admin zone create"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("identity create before zone create = %v, want %q", err, want)
+	}
+}
