@@ -350,3 +350,44 @@ func TestRenewWithoutRenewalInfo(t *testing.T) {
 		t.Fatalf("renewal at two thirds of the lifetime: %+v, %v", r, err)
 	}
 }
+
+// A device whose certificate was revoked enrolls again with a new code in
+// the same place; the revoked files move aside and are not listed.
+func TestEnrollAgainAfterRevoke(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	dir := t.TempDir()
+	ctx := context.Background()
+	first, err := client.Enroll(ctx, client.EnrollOptions{Code: w.code(t, "laptop"), Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Revoke(ctx, first.Dir, client.RevokeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := client.Enroll(ctx, client.EnrollOptions{Code: w.code(t, "laptop"), Dir: dir})
+	if err != nil {
+		t.Fatalf("enrollment after revocation: %v", err)
+	}
+	if second.Dir != first.Dir || !second.Revoked.IsZero() || second.Fingerprint == first.Fingerprint {
+		t.Errorf("second device = %s revoked %v fingerprint %s, want a new active device in %s", second.Dir, second.Revoked, second.Fingerprint, first.Dir)
+	}
+	list, err := client.List(dir)
+	if err != nil || len(list) != 1 || !list[0].Revoked.IsZero() {
+		t.Errorf("List after enrolling again = %v, %v; want the new device only", list, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aside := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".alice.dhp.test.revoked-") {
+			aside++
+		}
+	}
+	if aside != 1 {
+		t.Errorf("%d directories of revoked devices kept aside, want 1: %v", aside, entries)
+	}
+}

@@ -62,16 +62,12 @@ type ExistsError struct {
 	// Enrolled reports whether the directory holds an enrolled device
 	// (its chain file), or only other files.
 	Enrolled bool
-	// Revoked reports that the enrolled device there was revoked.
-	Revoked bool
 }
 
 func (e *ExistsError) Error() string {
 	switch {
 	case !e.Enrolled:
 		return fmt.Sprintf("%s exists but holds no enrolled device: remove it, or enroll into another --dir", e.Dir)
-	case e.Revoked:
-		return fmt.Sprintf("the device enrolled in %s was revoked: remove that directory, then enroll again", e.Dir)
 	}
 	return fmt.Sprintf("a device is already enrolled in %s: renew it, or revoke it and remove the directory first", e.Dir)
 }
@@ -131,7 +127,10 @@ func (o *EnrollOptions) resolve() (EnrollmentCode, error) {
 // and finalizes it with a CSR from pki.CreateCSR. The private keys never
 // leave the device. It checks the returned chain against the device key and the
 // profile (pki.VerifyPath) and stores everything in DeviceDir(Dir, handle)
-// (see the package doc for the layout).
+// (see the package doc for the layout). A device directory there whose
+// certificate was revoked is renamed to ".<handle>.revoked-<UTC time>"
+// once the new certificate is issued, so the device enrolls again in
+// place.
 //
 // Errors: *OptionError, *CodeError, *ExistsError, *ProtocolError (whose
 // Err is often an *acme.Error with the server's problem), *ChainError, or a
@@ -144,13 +143,14 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*Device, error) {
 	}
 	hc, now := httpClient(opts.HTTPClient), nowFunc(opts.Now)
 	final := DeviceDir(opts.Dir, code.Handle)
+	replaceRevoked := false
 	if _, err := os.Stat(final); err == nil {
 		_, chainErr := os.Stat(filepath.Join(final, ChainFile))
-		exists := &ExistsError{Dir: final, Enrolled: chainErr == nil}
 		if d, err := Load(final); err == nil && !d.Revoked.IsZero() {
-			exists.Revoked = true
+			replaceRevoked = true
+		} else {
+			return nil, &ExistsError{Dir: final, Enrolled: chainErr == nil}
 		}
-		return nil, exists
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -208,6 +208,13 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*Device, error) {
 	}
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
+	}
+	if replaceRevoked {
+		// A name starting with "." is not listed as a device.
+		aside := filepath.Join(opts.Dir, "."+string(code.Handle)+".revoked-"+now().UTC().Format("20060102T150405Z"))
+		if err := os.Rename(final, aside); err != nil {
+			return nil, fmt.Errorf("move the revoked device in %s aside: %w", final, err)
+		}
 	}
 	if err := os.Rename(stage, final); err != nil {
 		return nil, fmt.Errorf("store the device in %s: %w", final, err)

@@ -256,8 +256,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("zone %q is listed twice", z.Name))
 		}
 		seen[z.Name] = true
-		if !strings.Contains(z.Email, "@") {
-			errs = append(errs, fmt.Errorf("zone %q: SOA email %q lacks an @", z.Name, z.Email))
+		if local, domain, ok := strings.Cut(z.Email, "@"); !ok || local == "" || strings.ContainsAny(local, " \t\\") || !isHostName(dns.Fqdn(domain)) {
+			errs = append(errs, fmt.Errorf("zone %q: email %q (the SOA contact) is not an email address: give one such as hostmaster@%s, or leave email out for that default",
+				z.Name, z.Email, strings.TrimSuffix(z.Name, ".")))
 		}
 		errs = append(errs, z.validateNameservers(isLoopbackListen(c.DNS.Listen))...)
 	}

@@ -61,6 +61,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"secondary without key", "[[dns.secondaries]]\naddr = \"127.0.0.1:53\"\n", "needs a tsig key"},
 		{"syntax", "[dns\n", "config"},
 		{"zone under a reserved TLD", "[[dns.zones]]\nname = \"dhp.example\"\n", "reserved TLD .example"},
+		{"email without @", "[[dns.zones]]\nname = \"dhp.test\"\nemail = \"not-an-email\"\n", `email "not-an-email" (the SOA contact) is not an email address: give one such as hostmaster@dhp.test`},
+		{"email with a space", "[[dns.zones]]\nname = \"dhp.test\"\nemail = \"dns admin@dhp.test\"\n", "is not an email address"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

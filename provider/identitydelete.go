@@ -34,7 +34,7 @@ func (d *DeletedIdentity) OwnDomainNotice() string {
 	if d.Zone != "" {
 		return ""
 	}
-	return fmt.Sprintf("remove the TLSA record at %s and the TXT record at %s from your DNS: they name a CSC whose key is deleted",
+	return fmt.Sprintf("remove the TLSA record at %s and the TXT records at %s from your DNS: they name a CSC whose key is deleted",
 		records.OwnerTLSA(d.Handle), records.OwnerATProto(d.Handle))
 }
 
@@ -60,7 +60,7 @@ func (s *Service) DeleteIdentity(ctx context.Context, accountName string, h hand
 				return lookupError(fmt.Sprintf("account %q", accountName), err)
 			}
 			if acct.ID != id.AccountID {
-				return fmt.Errorf("identity %s of account %q: %w", h, accountName, store.ErrNotFound)
+				return fmt.Errorf("identity %s belongs to another account than %q: %w", h, accountName, store.ErrNotFound)
 			}
 		}
 		actor := accountName

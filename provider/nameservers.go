@@ -85,6 +85,10 @@ func (z ZoneConfig) validateNameservers(loopbackListen bool) []error {
 			errs = append(errs, &NameserverError{Zone: z.Name, Nameserver: ns, Reason: "is not a valid domain name"})
 			continue
 		}
+		if !isHostName(ns) {
+			errs = append(errs, &NameserverError{Zone: z.Name, Nameserver: ns, Reason: "is not a host name: use letters, digits and inner hyphens in each label"})
+			continue
+		}
 		if _, given := z.NameserverAddresses[ns]; given || !dns.IsSubDomain(z.Name, ns) {
 			continue
 		}
@@ -203,4 +207,21 @@ func (s *Service) publishGlue(ctx context.Context, tx store.Tx, z ZoneConfig, se
 	slices.Sort(names)
 	entry := store.AuditEntry{At: s.now(), Actor: "system", Action: "zone.nameserver-addresses", Subject: z.Name, Detail: strings.Join(names, " ")}
 	return true, tx.AppendAudit(ctx, entry)
+}
+
+// isHostName reports whether name, fully qualified, is a host name: each
+// label of letters, digits and hyphens, not starting or ending with a
+// hyphen (RFC 1123, section 2.1).
+func isHostName(name string) bool {
+	for label := range strings.SplitSeq(strings.TrimSuffix(name, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -62,6 +62,9 @@ func TestValidateNameservers(t *testing.T) {
 		{"invalid name server name", "127.0.0.1:5353",
 			ZoneConfig{Name: "dhp.test", Nameservers: []string{"ns1..dhp.test"}},
 			[]string{"is not a valid domain name"}},
+		{"name server with a space", "127.0.0.1:5353",
+			ZoneConfig{Name: "dhp.test", Nameservers: []string{"ns a.example.net"}},
+			[]string{"is not a host name: use letters, digits and inner hyphens in each label"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -408,5 +411,45 @@ func TestEnsureZonesUpdatesNameserversOfExistingZone(t *testing.T) {
 	}
 	if updates != 1 {
 		t.Errorf("audit log has %d zone.apex entries, want 1", updates)
+	}
+}
+
+// A name server inside the zone that leaves the configuration takes its
+// addresses with it.
+func TestEnsureZonesDropsFormerNameserverAddresses(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg := &Config{DNS: DNSConfig{Listen: "192.0.2.53:53", Zones: []ZoneConfig{{
+		Name:                "dhp.test",
+		Nameservers:         []string{"ns-a.dhp.test", "ns.example.net"},
+		NameserverAddresses: map[string][]string{"ns-a.dhp.test": {"192.0.2.10", "2001:db8::10"}},
+	}}}}
+	svc := openTestService(t, cfg)
+	if _, err := svc.EnsureZones(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := svc.Store.LookupName(ctx, "dhp.test.", "ns-a.dhp.test."); err != nil || len(rows) == 0 {
+		t.Fatalf("addresses of ns-a.dhp.test. after creation: %d rows, %v", len(rows), err)
+	}
+
+	z := &svc.Config.DNS.Zones[0]
+	z.Nameservers = []string{"ns.example.net"}
+	z.NameserverAddresses = nil
+	if err := svc.Config.Normalize(); err != nil {
+		t.Fatalf("Normalize: %v", err)
+	}
+	if _, err := svc.EnsureZones(ctx); err != nil {
+		t.Fatalf("EnsureZones: %v", err)
+	}
+	rows, err := svc.Store.LookupName(ctx, "dhp.test.", "ns-a.dhp.test.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 0 {
+		t.Errorf("ns-a.dhp.test. keeps %d rows after it left the name servers", len(rows))
+	}
+	c := newZoneClient(t, svc, "dhp.test.")
+	if r := c.query("ns-a.dhp.test.", dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("A of ns-a.dhp.test.: rcode %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -19,6 +20,12 @@ import (
 func Open(ctx context.Context, cfg *Config) (*Service, error) {
 	kek, err := store.LoadKEK(cfg.KEKFile, "DNSHANDLE_KEK")
 	if err != nil {
+		if cfg.KEKFile == "" && cfg.Database == "" {
+			if _, statErr := os.Stat(filepath.Join(cfg.DataDir, store.SQLiteFileName)); statErr == nil {
+				// A new key would not open the keys already sealed.
+				return nil, fmt.Errorf("load key-encryption key: the store in %s exists, so give the key it was created with, in --kek-file or DNSHANDLE_KEK", cfg.DataDir)
+			}
+		}
 		return nil, err
 	}
 	sealer, err := store.NewSealer(kek)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -132,15 +133,51 @@ func (s *Service) updateApex(ctx context.Context, tx store.Tx, z ZoneConfig) err
 	if err != nil {
 		return err
 	}
+	dropped, err := droppedNameservers(ctx, tx, z)
+	if err != nil {
+		return err
+	}
 	after, err := s.Signer.SetApex(ctx, tx, z.Name, z.Nameservers, z.Email)
 	if err != nil {
 		return fmt.Errorf("update the name servers: %w", err)
+	}
+	if len(dropped) > 0 {
+		// The addresses of a name server that left the NS RRset are
+		// glue no more.
+		sets := map[dnsserver.RRsetKey][]dns.RR{}
+		for _, name := range dropped {
+			sets[dnsserver.RRsetKey{Name: name, Type: dns.TypeA}] = nil
+			sets[dnsserver.RRsetKey{Name: name, Type: dns.TypeAAAA}] = nil
+		}
+		if after, err = s.Signer.ReplaceRRsets(ctx, tx, z.Name, sets); err != nil {
+			return fmt.Errorf("remove the addresses of former name servers: %w", err)
+		}
 	}
 	if after == before {
 		return nil
 	}
 	return tx.AppendAudit(ctx, store.AuditEntry{At: s.now(), Actor: "system", Action: "zone.apex",
 		Subject: z.Name, Detail: "nameservers " + strings.Join(z.Nameservers, " ") + ", email " + z.Email})
+}
+
+// droppedNameservers returns the name servers inside zone z that its
+// stored NS RRset names and its configuration no longer does.
+func droppedNameservers(ctx context.Context, tx store.Tx, z ZoneConfig) ([]string, error) {
+	rows, err := tx.LookupName(ctx, z.Name, z.Name)
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, row := range rows {
+		if row.Type != dns.TypeNS {
+			continue
+		}
+		host := dns.CanonicalName(strings.TrimSpace(row.Data))
+		if dns.IsSubDomain(z.Name, host) && !slices.Contains(z.Nameservers, host) && !slices.Contains(dropped, host) {
+			dropped = append(dropped, host)
+		}
+	}
+	return dropped, nil
 }
 
 // createZone creates the zone z within tx, with its audit entry.

@@ -183,7 +183,12 @@ func describeFailure(err error) failure {
 	var revoked *verify.RevokedError
 	var unavailable *verify.CRLUnavailableError
 	var missing *verify.MissingDistributionPointError
+	var noTLSA *verify.NoTLSAError
 	switch {
+	case errors.As(err, &noTLSA) && noTLSA.NXDomain:
+		f.description = "The handle does not exist in DNS: it was never published, or its provider deleted it."
+	case errors.As(err, &noTLSA):
+		f.description = "The handle publishes no TLSA record, so no certificate authority (CSC) is accredited for it."
 	case errors.As(err, &timeout):
 		f.status = http.StatusServiceUnavailable
 		f.description = "The handle's DNS records could not be resolved in time. Try again later."

@@ -460,13 +460,15 @@ func TestDescribeFailure(t *testing.T) {
 		err    error
 		status int
 		step   string
+		says   string // part of the description
 	}{
-		{"revocation", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.RevokedError{}}, http.StatusForbidden, "revocation"},
-		{"dns timeout", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.TimeoutError{Err: context.DeadlineExceeded}}, http.StatusServiceUnavailable, "dns"},
-		{"no TLSA", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.NoTLSAError{}}, http.StatusForbidden, "dns"},
-		{"CRL unavailable", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.CRLFetchError{Err: &verify.CRLUnavailableError{URL: "https://dhp.test/crl/x", Err: errors.New("connection refused")}}}, http.StatusServiceUnavailable, "revocation"},
-		{"no distribution point", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.CRLFetchError{Err: &verify.MissingDistributionPointError{Serial: "1"}}}, http.StatusForbidden, "revocation"},
-		{"not a verify error", errors.New("boom"), http.StatusForbidden, "unknown"},
+		{"revocation", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.RevokedError{}}, http.StatusForbidden, "revocation", "revoked this certificate"},
+		{"dns timeout", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.TimeoutError{Err: context.DeadlineExceeded}}, http.StatusServiceUnavailable, "dns", "in time"},
+		{"no TLSA", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.NoTLSAError{}}, http.StatusForbidden, "dns", "publishes no TLSA record"},
+		{"handle not in DNS", &verify.Error{Step: verify.StepDNS, Handle: "bob.dhp.test", Err: &verify.NoTLSAError{NXDomain: true}}, http.StatusForbidden, "dns", "does not exist in DNS"},
+		{"CRL unavailable", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.CRLFetchError{Err: &verify.CRLUnavailableError{URL: "https://dhp.test/crl/x", Err: errors.New("connection refused")}}}, http.StatusServiceUnavailable, "revocation", "could not fetch"},
+		{"no distribution point", &verify.Error{Step: verify.StepRevocation, Handle: "bob.dhp.test", Err: &verify.CRLFetchError{Err: &verify.MissingDistributionPointError{Serial: "1"}}}, http.StatusForbidden, "revocation", "names no revocation list"},
+		{"not a verify error", errors.New("boom"), http.StatusForbidden, "unknown", "could not be verified"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -474,6 +476,9 @@ func TestDescribeFailure(t *testing.T) {
 			f := describeFailure(tc.err)
 			if f.status != tc.status || f.step != tc.step {
 				t.Errorf("describeFailure = status %d step %q, want %d %q", f.status, f.step, tc.status, tc.step)
+			}
+			if !strings.Contains(f.description, tc.says) {
+				t.Errorf("description %q lacks %q", f.description, tc.says)
 			}
 			if strings.Contains(f.description, "boom") {
 				t.Errorf("description %q repeats the error text", f.description)

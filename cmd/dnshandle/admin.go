@@ -247,9 +247,19 @@ it verified.`,
 					return err
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "HANDLE\tHOSTED\tVERIFIED\tDID\tCREATED")
+				fmt.Fprintln(tw, "HANDLE\tACCOUNT\tHOSTED\tVERIFIED\tDID\tCREATED")
+				names := map[int64]string{}
 				for _, id := range ids {
-					fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\n", id.Handle, id.Hosted, id.Verified, id.DID, id.CreatedAt.UTC().Format("2006-01-02T15:04Z"))
+					name, ok := names[id.AccountID]
+					if !ok {
+						acct, err := svc.Store.AccountByID(cmd.Context(), id.AccountID)
+						if err != nil {
+							return err
+						}
+						name = acct.Name
+						names[id.AccountID] = name
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%s\n", id.Handle, name, id.Hosted, id.Verified, id.DID, id.CreatedAt.UTC().Format("2006-01-02T15:04Z"))
 				}
 				return tw.Flush()
 			})

@@ -77,9 +77,6 @@ at the web pages stop working and its name is free for a new account.`,
 				return fmt.Errorf("deleting account %q removes all its identities, devices and records for good: run the command again with --yes", name)
 			}
 			return withService(cmd.Context(), open, func(svc *provider.Service) error {
-				if _, err := accountByName(cmd.Context(), svc, name); err != nil {
-					return err
-				}
 				deleted, err := svc.DeleteAccount(cmd.Context(), name)
 				if err != nil {
 					return err

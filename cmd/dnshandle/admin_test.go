@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("identity create for an own domain:\n%s", out)
 	}
 	out = run(t, "", "identity", "list")
-	if !strings.Contains(out, "alice.dhp.test") || !strings.Contains(out, "bob.example.com") {
+	if !strings.Contains(out, "ACCOUNT") || !regexp.MustCompile(`alice\.dhp\.test +alice +true`).MatchString(out) || !strings.Contains(out, "bob.example.com") {
 		t.Errorf("identity list:\n%s", out)
 	}
 
@@ -129,8 +130,7 @@ func TestAdminErrors(t *testing.T) {
 		{"reserved TLD", "", []string{"identity", "create", "a.local", "--account", "x"}, "reserved TLD"},
 		{"delete without --yes", "", []string{"identity", "delete", "a.dhp.test"}, "run the command again with --yes"},
 		{"delete account without --yes", "", []string{"account", "delete", "x"}, "run the command again with --yes"},
-		{"delete unknown account", "", []string{"account", "delete", "Nobody", "--yes"},
-			`account "nobody": not found: create it with dnshandle admin account create nobody`},
+		{"delete unknown account", "", []string{"account", "delete", "Nobody", "--yes"}, `account "nobody": not found`},
 		{"delete unknown identity", "", []string{"identity", "delete", "@alcie.dhp.test", "--yes"},
 			"identity alcie.dhp.test: not found: see the identities with dnshandle admin identity list"},
 	}
@@ -261,5 +261,18 @@ func TestAdminIdentityBeforeZone(t *testing.T) {
 	want := "zone dhp.test. is configured but not created yet: start dnshandle serve, or run dnshandle admin zone create"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("identity create before zone create = %v, want %q", err, want)
+	}
+}
+
+// Without a key for an existing store, the advice is to give its key, not
+// to make a new one.
+func TestAdminExistingStoreWithoutKEK(t *testing.T) {
+	args := adminArgs(t)
+	mustRun(t, "", adminCommand(args, "zone", "create")...)
+	t.Setenv("DNSHANDLE_KEK", "")
+	os.Unsetenv("DNSHANDLE_KEK")
+	_, err := runCommand(t, "admin", "zone", "list", "--data", args[1])
+	if err == nil || !strings.Contains(err.Error(), "exists, so give the key it was created with") {
+		t.Errorf("admin on an existing store without a key = %v, want advice to give its key", err)
 	}
 }

@@ -114,6 +114,13 @@ func chooseHandle(cmd *cobra.Command, base, origin, handleArg string) (handle.Ha
 		return h, nil
 	}
 
+	if h, ok := sites.Get(origin); ok && !slices.Contains(enrolled, h) {
+		if d, err := client.Load(client.DeviceDir(base, h)); err == nil && !d.Revoked.IsZero() {
+			return "", fmt.Errorf("the device certificate of %s for %s was revoked on %s: enroll this device again with a new enrollment code, or choose another handle with --handle",
+				h.Display(), origin, d.Revoked.UTC().Format(time.RFC3339))
+		}
+	}
+
 	var ask client.Asker
 	if tty, ok := terminal(cmd.InOrStdin()); ok {
 		ask = askHandle(tty, cmd.ErrOrStderr(), sites.Path())

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnshandle/dnshandle/client"
 	"github.com/dnshandle/dnshandle/handle"
 	"github.com/dnshandle/dnshandle/internal/dnstest"
 	"github.com/dnshandle/dnshandle/pki"
@@ -221,5 +222,36 @@ func TestLogCRLFetchFailureHintsAtProviderCA(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// dnshandle verify fetches the CRL of the leaf's distribution point, as
+// the proxy does.
+func TestVerifyCommandFetchesCRL(t *testing.T) {
+	w := newCRLWorld(t)
+	chain := func(dir string) string { return filepath.Join(dir, "carol.dhp.test", client.ChainFile) }
+	args := func(dir string, extra ...string) []string {
+		return append([]string{"verify", "--chain", chain(dir), "--server", w.server.Addr, "--trust-anchor", w.anchorFile}, extra...)
+	}
+
+	out, err := runCommand(t, args(w.phone, "--provider-ca", w.dpCAFile)...)
+	if err == nil || !strings.Contains(out, "FAIL  revocation") {
+		t.Errorf("verify of the revoked phone = %v, want a revocation failure:\n%s", err, out)
+	}
+	out, err = runCommand(t, args(w.laptop, "--provider-ca", w.dpCAFile)...)
+	if err != nil || !strings.Contains(out, "pass  revocation") {
+		t.Errorf("verify of the laptop = %v, want revocation passed:\n%s", err, out)
+	}
+	out, err = runCommand(t, args(w.phone, "--revocation", "off")...)
+	if err != nil || !strings.Contains(out, "skip  revocation not checked (--revocation off)") {
+		t.Errorf("verify --revocation off = %v:\n%s", err, out)
+	}
+	out, err = runCommand(t, args(w.phone, "--crl", w.crlFile)...)
+	if err == nil || !strings.Contains(out, "FAIL  revocation") {
+		t.Errorf("verify --crl of the revoked phone = %v:\n%s", err, out)
+	}
+	out, err = runCommand(t, args(w.phone)...)
+	if err == nil || !strings.Contains(out, "FAIL  revocation") || !strings.Contains(err.Error(), "give the provider's CA with --provider-ca") {
+		t.Errorf("verify without --provider-ca = %v, want a fetch failure that names --provider-ca:\n%s", err, out)
 	}
 }

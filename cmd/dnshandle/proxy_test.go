@@ -246,6 +246,24 @@ func TestGetThroughProxyCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("chosen device revoked", func(t *testing.T) {
+		dir := t.TempDir()
+		installDevice(t, dir, "alice.dhp.test", w.chainFile, w.keyFile)
+		meta := fmt.Sprintf(`{"version":1,"handle":"alice.dhp.test","directory":"","account":"","certificate":"","enrolled":%q,"revoked":%q}`,
+			time.Now().UTC().Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
+		if err := os.WriteFile(filepath.Join(dir, "alice.dhp.test", "meta.json"), []byte(meta), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sites := fmt.Sprintf(`{"version":1,"sites":{%q:"alice.dhp.test"}}`, proxyURL)
+		if err := os.WriteFile(filepath.Join(dir, "sites.json"), []byte(sites), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := runCommand(t, "get", page, "--dir", dir, "--ca", caFile)
+		if err == nil || !strings.Contains(err.Error(), "the device certificate of @alice.dhp.test for "+proxyURL+" was revoked") {
+			t.Errorf("get with the chosen device revoked = %v, want the revocation named", err)
+		}
+	})
+
 	t.Run("untrusted server certificate", func(t *testing.T) {
 		_, err := runCommand(t, "get", page, "--dir", devices)
 		if err == nil || !strings.Contains(err.Error(), "give its CA with --ca") {

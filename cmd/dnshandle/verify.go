@@ -38,13 +38,15 @@ var verifySteps = []struct {
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		flags    resolverFlags
-		chain    string
-		connect  string
-		certFile string
-		keyFile  string
-		crlFile  string
-		policy   verify.Policy
+		flags      resolverFlags
+		chain      string
+		connect    string
+		certFile   string
+		keyFile    string
+		crlFile    string
+		revocation string
+		providerCA string
+		policy     verify.Policy
 	)
 	cmd := &cobra.Command{
 		Use:   "verify (--chain FILE | --connect HOST:PORT)",
@@ -53,6 +55,10 @@ func newVerifyCommand() *cobra.Command {
 print each check with its result, then the identity.
 
 --chain FILE checks a PEM chain [leaf, CSC] as a server would receive it.
+Revocation is checked as dnshandle proxy does: against the CRL fetched from
+the leaf's distribution point (--provider-ca trusts a provider's
+self-signed HTTPS certificate), or against --crl FILE; --revocation off
+skips it.
 --connect HOST:PORT opens a TLS connection to a server that accepts
 DNS-handle logins: it shows whether the server lists the profile marker
 in its certificate request and, with --cert and --key, logs in with that
@@ -93,15 +99,17 @@ certificate: it tests the server's client-certificate request.`,
 				return err
 			}
 			v := &verify.Verifier{Resolver: r, Policy: policy, Timeout: flags.timeout}
-			if crlFile != "" {
-				der, err := readCRL(crlFile)
-				if err != nil {
-					return err
-				}
-				v.CRLs = verify.CRLSourceFunc(func(context.Context, *x509.Certificate) ([]byte, error) { return der, nil })
+			skip, err := setRevocation(v, certs, revocation, crlFile, providerCA)
+			if err != nil {
+				return err
 			}
 			id, err := v.VerifyChain(cmd.Context(), certs)
-			printChecks(out, id, err, crlFile != "")
+			printChecks(out, id, err, skip)
+			var unknown x509.UnknownAuthorityError
+			var untrusted *tls.CertificateVerificationError
+			if errors.As(err, &unknown) || errors.As(err, &untrusted) {
+				return fmt.Errorf("%w: give the provider's CA with --provider-ca (dnshandle serve writes it to <data>/acme/ca.pem)", err)
+			}
 			return err
 		},
 	}
@@ -111,15 +119,62 @@ certificate: it tests the server's client-certificate request.`,
 	f.StringVar(&connect, "connect", "", "HOST:PORT of a TLS server to test")
 	f.StringVar(&certFile, "cert", "", "with --connect: PEM chain [leaf, CSC] to present")
 	f.StringVar(&keyFile, "key", "", "with --connect: PEM private key of the leaf")
-	f.StringVar(&crlFile, "crl", "", "CRL of the CSC (DER or PEM) to check revocation against")
+	f.StringVar(&crlFile, "crl", "", "CRL of the CSC (DER or PEM) to check revocation against, in place of the fetched one")
+	f.StringVar(&revocation, "revocation", revocationFetch, `how to check revocation: "fetch" the CRL from the leaf's distribution point, the --crl "files", or "off"`)
+	f.StringVar(&providerCA, "provider-ca", "", "PEM file of a CA to trust, besides the system roots, for the HTTPS CRL distribution point")
 	f.StringSliceVar(&policy.Allow, "allow", nil, `accept only handles under these suffixes ("example.edu" or "*.example.edu")`)
 	f.StringSliceVar(&policy.Deny, "deny", nil, "reject handles under these suffixes")
 	f.BoolVar(&policy.AllowMissingDID, "allow-missing-did", false, "accept a handle without a did= record")
 	return cmd
 }
 
-// printChecks prints each step as passed, failed or not run.
-func printChecks(out io.Writer, id *verify.Identity, err error, haveCRL bool) {
+// setRevocation gives v the CRL source that the flags choose, and returns
+// why the revocation step is skipped, or "" when it runs.
+func setRevocation(v *verify.Verifier, certs []*x509.Certificate, mode, crlFile, providerCA string) (string, error) {
+	if crlFile != "" && mode == revocationFetch {
+		mode = revocationFiles
+	}
+	switch mode {
+	case revocationOff:
+		return "not checked (--revocation off)", nil
+	case revocationFiles:
+		if crlFile == "" {
+			return "", errors.New("--revocation files needs --crl FILE")
+		}
+		der, err := readCRL(crlFile)
+		if err != nil {
+			return "", err
+		}
+		v.CRLs = verify.CRLSourceFunc(func(context.Context, *x509.Certificate) ([]byte, error) { return der, nil })
+		return "", nil
+	case revocationFetch:
+		if len(certs) == 0 || !hasHTTPDistributionPoint(certs[0]) {
+			return "the certificate names no http or https CRL distribution point (give --crl FILE)", nil
+		}
+		client, err := httpClientWithCA(providerCA)
+		if err != nil {
+			return "", err
+		}
+		v.CRLs = &verify.CRLFetcher{Client: client}
+		return "", nil
+	}
+	return "", fmt.Errorf("--revocation %q is not a mode: use fetch, files or off", mode)
+}
+
+// hasHTTPDistributionPoint reports whether leaf names a CRL distribution
+// point that CRLFetcher can fetch.
+func hasHTTPDistributionPoint(leaf *x509.Certificate) bool {
+	for _, u := range leaf.CRLDistributionPoints {
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+			return true
+		}
+	}
+	return false
+}
+
+// printChecks prints each step as passed, failed or not run, and the
+// revocation step as skipped for the reason skip when it is not "".
+func printChecks(out io.Writer, id *verify.Identity, err error, skip string) {
 	var verr *verify.Error
 	failed := verify.Step(0)
 	if errors.As(err, &verr) {
@@ -127,8 +182,8 @@ func printChecks(out io.Writer, id *verify.Identity, err error, haveCRL bool) {
 	}
 	for _, s := range verifySteps {
 		switch {
-		case s.step == verify.StepRevocation && !haveCRL && (err == nil || failed > s.step):
-			fmt.Fprintf(out, "  skip  %-10s no CRL given (--crl)\n", s.step)
+		case s.step == verify.StepRevocation && skip != "" && (err == nil || failed > s.step):
+			fmt.Fprintf(out, "  skip  %-10s %s\n", s.step, skip)
 		case err == nil || (failed != 0 && s.step < failed):
 			fmt.Fprintf(out, "  pass  %-10s %s\n", s.step, s.description)
 		case s.step == failed:

@@ -236,8 +236,12 @@ func TestUDPEngineSockets(t *testing.T) {
 	for _, tc := range []struct {
 		addr     string
 		wildcard bool
-	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"[::]:0", true}} {
-		conn, err := net.ListenPacket("udp", tc.addr)
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"[::]:0", true}, {"0.0.0.0:0", true}} {
+		network := "udp"
+		if tc.addr == "0.0.0.0:0" {
+			network = "udp4"
+		}
+		conn, err := net.ListenPacket(network, tc.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +263,43 @@ func TestUDPEngineSockets(t *testing.T) {
 // but the test sends to loopback addresses only.
 func TestUDPEngineWildcardSource(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, Config{Addr: "[::]:0"})
+	for _, tc := range []struct {
+		listen string
+		hosts  []string
+	}{
+		{"[::]:0", []string{"127.0.0.1", "127.0.0.2", "::1"}},
+		{"0.0.0.0:0", []string{"127.0.0.1", "127.0.0.2"}},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			t.Parallel()
+			checkWildcardSource(t, tc.listen, tc.hosts)
+		})
+	}
+}
+
+// A server on 0.0.0.0 listens on IPv4 only.
+func TestListenIPv4Only(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, Config{Addr: "0.0.0.0:0"})
+	_, port, err := net.SplitHostPort(w.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("alice.dhp.test.", dns.TypeTLSA)
+	c := &dns.Client{Net: "udp", Timeout: 300 * time.Millisecond}
+	if _, _, err := c.Exchange(m, net.JoinHostPort("::1", port)); err == nil {
+		t.Error("the server on 0.0.0.0 answered at ::1")
+	}
+	if _, _, err := c.Exchange(m, net.JoinHostPort("127.0.0.1", port)); err != nil {
+		t.Errorf("the server on 0.0.0.0 at 127.0.0.1: %v", err)
+	}
+}
+
+// checkWildcardSource queries a server listening on listen at each of
+// hosts over connected sockets.
+func checkWildcardSource(t *testing.T, listen string, hosts []string) {
+	w := newWorld(t, Config{Addr: listen})
 	waitWarm(t, w.server)
 	_, port, err := net.SplitHostPort(w.addr)
 	if err != nil {
@@ -267,7 +307,7 @@ func TestUDPEngineWildcardSource(t *testing.T) {
 	}
 
 	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	for _, host := range []string{"127.0.0.1", "127.0.0.2", "::1"} {
+	for _, host := range hosts {
 		target := net.JoinHostPort(host, port)
 		for _, qu := range []struct {
 			name  string

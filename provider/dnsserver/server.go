@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -282,13 +283,21 @@ func (s *Server) Listen() error {
 // bindBoth binds UDP and TCP on one address. With port 0 it retries until
 // the port the system chose for UDP is also free for TCP.
 func bindBoth(addr string) (net.PacketConn, net.Listener, error) {
+	// Go listens on IPv6 as well for "0.0.0.0" with the networks "udp"
+	// and "tcp": an IPv4 address asks for IPv4 only.
+	udpNet, tcpNet := "udp", "tcp"
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
+			udpNet, tcpNet = "udp4", "tcp4"
+		}
+	}
 	var lastErr error
 	for range 20 {
-		udp, err := net.ListenPacket("udp", addr)
+		udp, err := net.ListenPacket(udpNet, addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dnsserver: listen on UDP %s: %w", addr, err)
 		}
-		tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+		tcp, err := net.Listen(tcpNet, udp.LocalAddr().String())
 		if err == nil {
 			return udp, tcp, nil
 		}

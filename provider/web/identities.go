@@ -16,13 +16,18 @@ type homeView struct {
 }
 
 func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
+	w.renderHome(rw, r, "")
+}
+
+// renderHome writes the home page with the notice above its content.
+func (w *Web) renderHome(rw http.ResponseWriter, r *http.Request, notice string) {
 	acct, _ := w.Account(r)
 	ids, err := w.cfg.Store.Identities(r.Context(), acct.ID)
 	if err != nil {
 		w.internalError(rw, r, fmt.Errorf("identities of account %q: %w", acct.Name, err))
 		return
 	}
-	w.render(rw, r, http.StatusOK, "home", &page{Title: "Your account", Notice: deletedNotice(r.URL.Query()), Data: homeView{Identities: ids}})
+	w.render(rw, r, http.StatusOK, "home", &page{Title: "Your account", Notice: notice, Data: homeView{Identities: ids}})
 }
 
 // newIdentityView is the content of the identity form.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/dnshandle/dnshandle/handle"
@@ -31,7 +30,7 @@ func (w *Web) confirmDelete(rw http.ResponseWriter, r *http.Request, id *store.I
 }
 
 // deleteIdentity deletes the identity once the form repeats its handle,
-// then redirects to the home page, which shows what was deleted.
+// then shows the home page with what was deleted.
 func (w *Web) deleteIdentity(rw http.ResponseWriter, r *http.Request) {
 	id, h, ok := w.ownedIdentity(rw, r)
 	if !ok {
@@ -59,23 +58,17 @@ func (w *Web) deleteIdentity(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.cfg.Logger.InfoContext(r.Context(), "identity deleted", "handle", h.String(), "account", acct.Name, "remote_addr", r.RemoteAddr)
-	target := "/?deleted=" + url.QueryEscape(h.String())
-	if notice != "" {
-		target += "&own=1"
-	}
-	seeOther(rw, target)
+	// The page is written here rather than after a redirect, so that no
+	// link can show a deletion notice that did not happen.
+	w.renderHome(rw, r, deletedNotice(h, notice != ""))
 }
 
-// deletedNotice returns the home page's notice for the query of the
-// redirect after a deletion, or "" when the query names no valid handle.
-func deletedNotice(q url.Values) string {
-	h, err := handle.Parse(q.Get("deleted"))
-	if err != nil {
-		return ""
-	}
+// deletedNotice returns the home page's notice after the deletion of h,
+// with the records to remove when h is under the person's own domain.
+func deletedNotice(h handle.Handle, ownDomain bool) string {
 	notice := fmt.Sprintf("@%s is deleted, with its devices. Sites see its records gone as soon as DNS caches expire.", h)
-	if q.Get("own") == "1" {
-		notice += fmt.Sprintf(" Remove the TLSA record at %s and the TXT record at %s from your domain's DNS.",
+	if ownDomain {
+		notice += fmt.Sprintf(" Remove the TLSA record at %s and the TXT records at %s from your domain's DNS.",
 			records.OwnerTLSA(h), records.OwnerATProto(h))
 	}
 	return notice
