@@ -81,21 +81,32 @@ func parseCallback(q url.Values) (callbackParams, error) {
 	return p, nil
 }
 
-// finish runs the second half of a login at the callback and returns the
-// verified identity and the pending login it finished, which names the
-// issuer and the local path to return to. Errors are *Error.
-func (l *Login) finish(ctx context.Context, r *http.Request) (*verify.Identity, *pendingData, error) {
+// finishedLogin is the result of a login at the callback.
+type finishedLogin struct {
+	// identity is the verified identity.
+	identity *verify.Identity
+	// pending is the pending login that the callback finished. It names
+	// the issuer, the client and the local path to return to.
+	pending *pendingData
+	// idToken is the verified ID token, for a later logout at the
+	// provider.
+	idToken string
+}
+
+// finish runs the second half of a login at the callback. Errors are
+// *Error.
+func (l *Login) finish(ctx context.Context, r *http.Request) (*finishedLogin, error) {
 	params, err := parseCallback(r.URL.Query())
 	if err != nil {
-		return nil, nil, &Error{Step: StepAuthorize, Err: err}
+		return nil, &Error{Step: StepAuthorize, Err: err}
 	}
 	pending, err := l.readPending(r)
 	if err != nil {
-		return nil, nil, &Error{Step: StepAuthorize, Err: err}
+		return nil, &Error{Step: StepAuthorize, Err: err}
 	}
 	h := handle.Handle(pending.Handle)
-	fail := func(step Step, err error) (*verify.Identity, *pendingData, error) {
-		return nil, nil, &Error{Step: step, Handle: pending.Handle, Issuer: pending.Issuer, Err: err}
+	fail := func(step Step, err error) (*finishedLogin, error) {
+		return nil, &Error{Step: step, Handle: pending.Handle, Issuer: pending.Issuer, Err: err}
 	}
 
 	// RFC 6749, section 10.12: the response must carry the state of the
@@ -138,7 +149,7 @@ func (l *Login) finish(ctx context.Context, r *http.Request) (*verify.Identity, 
 		DNSSEC: weakest(status, resolve.Status(pending.DNSSEC)),
 		Method: MethodOIDC,
 	}
-	return id, pending, nil
+	return &finishedLogin{identity: id, pending: pending, idToken: tokens.IDToken}, nil
 }
 
 // readPending returns the pending login of the request's cookie.

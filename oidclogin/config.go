@@ -18,7 +18,10 @@ const (
 	// CallbackPath receives the authorization response. The redirect URI
 	// registered at providers is Config.BaseURL + CallbackPath.
 	CallbackPath = "/.dnshandle/callback"
-	// LogoutPath ends the session (POST).
+	// LogoutPath ends the session (POST), and receives the browser back
+	// from the provider's end_session_endpoint (GET). The
+	// post_logout_redirect_uri registered at providers is Config.BaseURL +
+	// LogoutPath.
 	LogoutPath = "/.dnshandle/logout"
 )
 
@@ -27,7 +30,8 @@ const (
 	// DefaultSessionLifetime is the lifetime of a session cookie.
 	DefaultSessionLifetime = 8 * time.Hour
 	// PendingLifetime is how long a started login may take, from the
-	// redirect to the provider until the callback.
+	// redirect to the provider until the callback. A logout at the
+	// provider has as long to come back to LogoutPath.
 	PendingLifetime = 10 * time.Minute
 	// DefaultHTTPTimeout bounds each request to a provider when
 	// Config.HTTPClient is nil.
@@ -72,6 +76,12 @@ type Client struct {
 	// client_secret_post). Empty means a public client that sends only its
 	// client_id.
 	Secret string
+	// PostLogoutRedirect marks a client whose registration at the provider
+	// lists Config.BaseURL + LogoutPath among its post_logout_redirect_uris
+	// (OpenID Connect RP-Initiated Logout 1.0). A logout then requests
+	// the provider to send the browser back to this site. Without it the
+	// logout ends on the provider's page.
+	PostLogoutRedirect bool
 }
 
 // Config configures a Login. Fields marked required must be set; the zero
@@ -129,8 +139,11 @@ type Config struct {
 	// DPoP proofs. Nil means time.Now.
 	Now func() time.Time
 	// OnError, when set, is called with each failed login before the
-	// error page is written, so that the server can log it. The error is
-	// a *Error and carries no tokens or keys.
+	// error page is written, so that the server can log it. It is also
+	// called when a logout could not reach the provider's
+	// end_session_endpoint and ended at this site only, or came back
+	// from it with a wrong state (Step StepLogout). The error is a *Error
+	// and carries no tokens or keys.
 	OnError func(r *http.Request, err error)
 }
 
@@ -140,6 +153,7 @@ type Config struct {
 type Login struct {
 	base          *url.URL
 	callbackURL   string
+	logoutURL     string
 	resolver      verify.HandleResolver
 	httpClient    *http.Client
 	staticClients map[string]Client
@@ -179,6 +193,7 @@ func New(cfg Config) (*Login, error) {
 	l := &Login{
 		base:          base,
 		callbackURL:   base.String() + CallbackPath,
+		logoutURL:     base.String() + LogoutPath,
 		resolver:      cfg.Resolver,
 		httpClient:    cfg.HTTPClient,
 		staticClients: static,

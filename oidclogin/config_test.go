@@ -131,7 +131,7 @@ func TestLoginPageSignedIn(t *testing.T) {
 	t.Parallel()
 	l := newTestLogin(t)
 	req := httptest.NewRequest(http.MethodGet, "https://rp.test"+LoginPath, nil)
-	req.AddCookie(&http.Cookie{Name: l.cookies.session.name, Value: l.cookies.encodeSession(testIdentity, "https://idp.test", time.Now().Add(time.Hour))})
+	req.AddCookie(&http.Cookie{Name: l.cookies.session.name, Value: l.cookies.encodeSession(testIdentity, "https://idp.test", time.Now().Add(time.Hour), providerSession{})})
 	rec := httptest.NewRecorder()
 	l.Handler().ServeHTTP(rec, req)
 	body := rec.Body.String()

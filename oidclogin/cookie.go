@@ -32,6 +32,7 @@ const cookieVersion = 1
 const (
 	sessionCookieName = "dnshandle_login"
 	pendingCookieName = "dnshandle_login_pending"
+	logoutCookieName  = "dnshandle_logout_pending"
 )
 
 // errCookie is the cause of every cookie that does not open. It has one
@@ -45,11 +46,13 @@ type sealer struct {
 	aead cipher.AEAD
 }
 
-// cookieCodec holds the sealers of the session and pending cookies.
+// cookieCodec holds the sealers of the session, pending-login and
+// pending-logout cookies.
 type cookieCodec struct {
 	secure  bool
 	session sealer
 	pending sealer
+	logout  sealer
 }
 
 // newCookieCodec derives one AES-256-GCM key per cookie from key with
@@ -68,7 +71,7 @@ func newCookieCodec(key []byte, secure bool) (cookieCodec, error) {
 	for _, s := range []struct {
 		dst     *sealer
 		purpose string
-	}{{&c.session, sessionCookieName}, {&c.pending, pendingCookieName}} {
+	}{{&c.session, sessionCookieName}, {&c.pending, pendingCookieName}, {&c.logout, logoutCookieName}} {
 		sub, err := hkdf.Key(sha256.New, key, nil, "dnshandle oidclogin "+s.purpose, 32)
 		if err != nil {
 			return cookieCodec{}, &ConfigError{Field: "SessionKey", Reason: err.Error()}

@@ -31,7 +31,7 @@ func TestSessionCookieRoundTrip(t *testing.T) {
 	t.Parallel()
 	c := testCodec(t, 1, true)
 	now := time.Unix(1_800_000_000, 0)
-	value := c.encodeSession(testIdentity, "https://idp.test", now.Add(time.Hour))
+	value := c.encodeSession(testIdentity, "https://idp.test", now.Add(time.Hour), providerSession{})
 
 	got, err := c.decodeSession(value, now)
 	if err != nil {
@@ -43,7 +43,7 @@ func TestSessionCookieRoundTrip(t *testing.T) {
 	if strings.Contains(value, "alice") || strings.Contains(value, "did:plc") {
 		t.Errorf("the sealed value shows its content: %s", value)
 	}
-	if again := c.encodeSession(testIdentity, "https://idp.test", now.Add(time.Hour)); again == value {
+	if again := c.encodeSession(testIdentity, "https://idp.test", now.Add(time.Hour), providerSession{}); again == value {
 		t.Error("two sealings of one session are equal; the nonce is not random")
 	}
 }
@@ -52,7 +52,7 @@ func TestSessionCookieRejected(t *testing.T) {
 	t.Parallel()
 	c := testCodec(t, 1, true)
 	now := time.Unix(1_800_000_000, 0)
-	good := c.encodeSession(testIdentity, "https://idp.test", now.Add(time.Hour))
+	good := c.encodeSession(testIdentity, "https://idp.test", now.Add(time.Hour), providerSession{})
 	pending := c.encodePending(&pendingData{Handle: "alice.dhp.test", Issuer: "https://idp.test", ClientID: "c", State: "s", Nonce: "n", Verifier: "v", Return: "/", Expires: now.Add(time.Hour).Unix()})
 
 	tests := []struct {
@@ -143,7 +143,7 @@ func TestMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := l.cookies.encodeSession(testIdentity, "https://idp.test", time.Now().Add(time.Hour))
+	value := l.cookies.encodeSession(testIdentity, "https://idp.test", time.Now().Add(time.Hour), providerSession{})
 	tlsIdentity := &verify.Identity{Handle: "bob.dhp.test", DID: otherDID, Device: "ab", DNSSEC: resolve.Secure, Method: verify.MethodTLS}
 
 	tests := []struct {

@@ -26,6 +26,7 @@ type metadata struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	RegistrationEndpoint  string   `json:"registration_endpoint"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	PAREndpoint           string   `json:"pushed_authorization_request_endpoint"`
 	RequirePAR            bool     `json:"require_pushed_authorization_requests"`
 	DPoPAlgs              []string `json:"dpop_signing_alg_values_supported"`
@@ -110,9 +111,9 @@ func (l *Login) fetchMetadata(ctx context.Context, issuer string) (*metadata, er
 	return &meta, nil
 }
 
-// checkMetadata requires the endpoints a login uses to be https URLs and
-// the provider to support what a login requires: the code flow, PKCE with
-// S256 and a signing algorithm other than "none".
+// checkMetadata requires the endpoints a login or logout uses to be https
+// URLs and the provider to support what a login requires: the code flow,
+// PKCE with S256 and a signing algorithm other than "none".
 func checkMetadata(docURL string, m *metadata) error {
 	required := []struct{ field, value string }{
 		{"authorization_endpoint", m.AuthorizationEndpoint},
@@ -127,6 +128,7 @@ func checkMetadata(docURL string, m *metadata) error {
 	endpoints := append(required, []struct{ field, value string }{
 		{"registration_endpoint", m.RegistrationEndpoint},
 		{"pushed_authorization_request_endpoint", m.PAREndpoint},
+		{"end_session_endpoint", m.EndSessionEndpoint},
 	}...)
 	for _, e := range endpoints {
 		if e.value == "" {

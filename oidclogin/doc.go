@@ -40,9 +40,25 @@
 //     identity or provider since the login started is rejected.
 //
 // The session cookie then carries the handle, the DID and the weakest
-// DNSSEC status seen. Login.Identity reads it and Login.Middleware puts it
-// into the request context with verify.NewContext. The session is not
-// checked against DNS again during its lifetime.
+// DNSSEC status seen, and the client and the ID token for the logout.
+// Login.Identity reads it and Login.Middleware puts it into the request
+// context with verify.NewContext. The session is not checked against DNS
+// again during its lifetime.
+//
+// # Logout
+//
+// A POST to LogoutPath ends the session at this site. When the provider
+// advertises an end_session_endpoint (OpenID Connect RP-Initiated Logout
+// 1.0) and the session kept its ID token, the browser then goes there
+// with id_token_hint and client_id, so that the person is signed out at
+// the provider too. When the client registered BaseURL + LogoutPath as a
+// post_logout_redirect_uri (dynamic registration requests it, and
+// Client.PostLogoutRedirect declares it for a static client), the request
+// also carries that URI and a random state, kept with the return path in
+// a short-lived sealed cookie. The provider sends the browser back to a
+// GET at LogoutPath, which continues to the return path only when the
+// state matches that cookie, and to "/" otherwise. An ID token too large
+// for the cookie is not kept, and then the logout ends at this site only.
 //
 // Every failure is a *Error whose Step names the stage and whose Err is a
 // typed cause (errors.As). The person gets a page that states what was

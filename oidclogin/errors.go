@@ -34,6 +34,10 @@ const (
 	// StepBinding resolves the handle again and requires that did= is the
 	// ID token's subject and oauth= the issuer.
 	StepBinding
+	// StepLogout sends the browser to the provider's end_session_endpoint
+	// after a logout, and reads the state when it comes back. It is not a
+	// step of a login.
+	StepLogout
 )
 
 var stepNames = map[Step]string{
@@ -46,6 +50,7 @@ var stepNames = map[Step]string{
 	StepToken:        "token",
 	StepIDToken:      "id_token",
 	StepBinding:      "binding",
+	StepLogout:       "logout",
 }
 
 // String returns the lowercase name of the step, for example "binding".
@@ -274,6 +279,26 @@ func (e *StateError) Error() string {
 		return "the state parameter does not match the login pending in this browser; start the login again"
 	default:
 		return "the pending-login cookie is invalid; start the login again"
+	}
+}
+
+// LogoutStateError reports a return from the provider's
+// end_session_endpoint that does not belong to a logout pending in this
+// browser. The session at this site ended before the browser left, so the
+// browser goes to "/" instead of the return path of the logout.
+type LogoutStateError struct {
+	// Problem is StateInvalid, StateExpired or StateMismatch.
+	Problem string
+}
+
+func (e *LogoutStateError) Error() string {
+	switch e.Problem {
+	case StateExpired:
+		return "the pending logout expired before the provider sent the browser back; the session at this site ended anyway"
+	case StateMismatch:
+		return "the state parameter from the provider's end_session_endpoint does not match the logout pending in this browser; the session at this site ended anyway"
+	default:
+		return "the pending-logout cookie is invalid; the session at this site ended anyway"
 	}
 }
 

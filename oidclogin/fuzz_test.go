@@ -28,17 +28,33 @@ func fuzzCodec(tb testing.TB) cookieCodec {
 	return c
 }
 
-// FuzzDecodeCookie feeds cookie values to both decoders. Only values
+// FuzzDecodeCookie feeds cookie values to the three decoders. Only values
 // sealed with the key for that cookie may open.
 func FuzzDecodeCookie(f *testing.F) {
 	c := fuzzCodec(f)
-	f.Add(c.encodeSession(testIdentity, "https://idp.test", fuzzNow.Add(time.Hour)))
+	f.Add(c.encodeSession(testIdentity, "https://idp.test", fuzzNow.Add(time.Hour), providerSession{}))
 	f.Add(c.encodePending(&pendingData{Handle: "alice.dhp.test", Issuer: "https://idp.test", ClientID: "c", State: "s", Nonce: "n", Verifier: "v", Return: "/", Expires: fuzzNow.Add(time.Hour).Unix()}))
+	f.Add(c.encodeLogout(&logoutData{State: "s", Return: "/bye", Expires: fuzzNow.Add(time.Hour).Unix()}))
 	f.Fuzz(func(t *testing.T, value string) {
 		id, sessionErr := c.decodeSession(value, fuzzNow)
 		pending, pendingErr := c.decodePending(value, fuzzNow)
-		if sessionErr == nil && pendingErr == nil {
-			t.Fatal("one value opened as both a session and a pending login")
+		logout, logoutErr := c.decodeLogout(value, fuzzNow)
+		opened := 0
+		for _, err := range []error{sessionErr, pendingErr, logoutErr} {
+			if err == nil {
+				opened++
+			}
+		}
+		if opened > 1 {
+			t.Fatal("one value opened as more than one kind of cookie")
+		}
+		if logoutErr != nil {
+			var e *LogoutStateError
+			if !errors.As(logoutErr, &e) {
+				t.Fatalf("logout decode error %v is not a *LogoutStateError", logoutErr)
+			}
+		} else if _, err := checkReturnPath(logout.Return); err != nil || logout.State == "" {
+			t.Fatalf("accepted pending logout %+v", logout)
 		}
 		if sessionErr == nil {
 			checkFuzzIdentity(t, id.Handle, id.DID, id.DNSSEC)
@@ -152,7 +168,7 @@ func FuzzParseCallback(f *testing.F) {
 func TestFuzzSeedsOpen(t *testing.T) {
 	t.Parallel()
 	c := fuzzCodec(t)
-	for _, name := range []string{"session_valid", "pending_valid"} {
+	for _, name := range []string{"session_valid", "pending_valid", "logout_valid"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzDecodeCookie", name))
 		if err != nil {
 			t.Fatal(err)
@@ -164,8 +180,9 @@ func TestFuzzSeedsOpen(t *testing.T) {
 		}
 		_, sessionErr := c.decodeSession(value, fuzzNow)
 		_, pendingErr := c.decodePending(value, fuzzNow)
-		if (name == "session_valid") != (sessionErr == nil) || (name == "pending_valid") != (pendingErr == nil) {
-			t.Errorf("seed %s: session %v, pending %v", name, sessionErr, pendingErr)
+		_, logoutErr := c.decodeLogout(value, fuzzNow)
+		if (name == "session_valid") != (sessionErr == nil) || (name == "pending_valid") != (pendingErr == nil) || (name == "logout_valid") != (logoutErr == nil) {
+			t.Errorf("seed %s: session %v, pending %v, logout %v", name, sessionErr, pendingErr, logoutErr)
 		}
 	}
 }

@@ -20,6 +20,7 @@ func (l *Login) Handler() http.Handler {
 	mux.Handle("POST "+LoginPath, csrf.Handler(http.HandlerFunc(l.serveStart)))
 	mux.HandleFunc("GET "+CallbackPath, l.serveCallback)
 	mux.Handle("POST "+LogoutPath, csrf.Handler(http.HandlerFunc(l.serveLogout)))
+	mux.HandleFunc("GET "+LogoutPath, l.serveLogoutReturn)
 	return mux
 }
 
@@ -97,9 +98,10 @@ func (l *Login) serveStart(w http.ResponseWriter, r *http.Request) {
 
 // serveCallback finishes a login, sets the session cookie and redirects
 // to the return path. The pending login is cleared either way, so a
-// browser cannot use one authorization response twice.
+// browser cannot use one authorization response twice. The session keeps
+// the client and the ID token for a logout at the provider.
 func (l *Login) serveCallback(w http.ResponseWriter, r *http.Request) {
-	id, pending, err := l.finish(r.Context(), r)
+	done, err := l.finish(r.Context(), r)
 	if _, cookieErr := r.Cookie(l.cookies.pending.name); cookieErr == nil {
 		http.SetCookie(w, l.cookies.clear(l.cookies.pending))
 	}
@@ -110,24 +112,11 @@ func (l *Login) serveCallback(w http.ResponseWriter, r *http.Request) {
 
 	now := l.now()
 	expires := now.Add(l.lifetime)
-	http.SetCookie(w, l.cookies.cookie(l.cookies.session, l.cookies.encodeSession(id, pending.Issuer, expires), expires, now))
+	ps := providerSession{ClientID: done.pending.ClientID, IDToken: done.idToken}
+	value := l.cookies.encodeSession(done.identity, done.pending.Issuer, expires, ps)
+	http.SetCookie(w, l.cookies.cookie(l.cookies.session, value, expires, now))
 	setPageHeaders(w)
-	http.Redirect(w, r, pending.Return, http.StatusSeeOther)
-}
-
-// serveLogout clears the session and redirects to the form's return path,
-// or to "/" when it has none or it is not local.
-func (l *Login) serveLogout(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	returnPath := "/"
-	if err := r.ParseForm(); err == nil {
-		if ret, err := checkReturnPath(r.PostForm.Get("return")); err == nil {
-			returnPath = ret
-		}
-	}
-	http.SetCookie(w, l.cookies.clear(l.cookies.session))
-	setPageHeaders(w)
-	http.Redirect(w, r, returnPath, http.StatusSeeOther)
+	http.Redirect(w, r, done.pending.Return, http.StatusSeeOther)
 }
 
 // fail reports err and writes the error page.

@@ -52,6 +52,7 @@ func TestStartFailures(t *testing.T) {
 	t.Parallel()
 	op := startTestOP(t, testOPOptions{})
 	mismatched := startTestOP(t, testOPOptions{discoveryIss: "https://127.0.0.1/tenant"})
+	plainLogout := startTestOP(t, testOPOptions{endSessionEndpoint: "http://127.0.0.1/end_session"})
 	w := newWorld(t, []string{
 		txt("alice.dhp.test", "did="+aliceDID, "oauth="+op.issuer),
 		txt("nooauth.dhp.test", "did="+aliceDID),
@@ -59,6 +60,7 @@ func TestStartFailures(t *testing.T) {
 		txt("badissuer.dhp.test", "did="+aliceDID, "oauth=http://idp.test"),
 		txt("bogus.dhp.test", "did="+aliceDID, "oauth="+op.issuer),
 		txt("mismatch.dhp.test", "did="+aliceDID, "oauth="+mismatched.issuer),
+		txt("plainlogout.dhp.test", "did="+aliceDID, "oauth="+plainLogout.issuer),
 	}, nil)
 	// Changing the signed record without signing it again makes its
 	// RRSIG fail, so the RRset is bogus.
@@ -96,6 +98,11 @@ func TestStartFailures(t *testing.T) {
 				var e *IssuerMismatchError
 				return errors.As(err, &e) && e.Got == "https://127.0.0.1/tenant" && e.Expected == mismatched.issuer
 			}, pageText: "must be identical"},
+		{name: "end_session_endpoint not https", input: "plainlogout.dhp.test", status: 502, step: StepDiscovery,
+			check: func(err error) bool {
+				var e *MetadataError
+				return errors.As(err, &e) && e.Field == "end_session_endpoint"
+			}},
 		{name: "return to another host", input: "alice.dhp.test", ret: "https://evil.test/", status: 400, step: StepInput,
 			check: isReturnPathError, pageText: "is not accepted"},
 		{name: "return to scheme-relative URL", input: "alice.dhp.test", ret: "//evil.test/x", status: 400, step: StepInput, check: isReturnPathError},

@@ -33,6 +33,9 @@ type oauthClient struct {
 	SecretExpiresAt int64 `json:"client_secret_expires_at,omitempty"`
 	// RedirectURI is the redirect URI the client was registered with.
 	RedirectURI string `json:"redirect_uri,omitempty"`
+	// PostLogoutRedirectURI is Config.BaseURL + LogoutPath when the
+	// provider registered it as a post_logout_redirect_uri, else "".
+	PostLogoutRedirectURI string `json:"post_logout_redirect_uri,omitempty"`
 }
 
 // registry keeps dynamically registered clients by issuer, in memory and,
@@ -216,13 +219,16 @@ func staticClient(c Client, p *provider) oauthClient {
 // registrationRequest is the client metadata sent at registration (RFC
 // 7591, section 2).
 type registrationRequest struct {
-	RedirectURIs    []string `json:"redirect_uris"`
-	ClientName      string   `json:"client_name"`
-	GrantTypes      []string `json:"grant_types"`
-	ResponseTypes   []string `json:"response_types"`
-	TokenAuthMethod string   `json:"token_endpoint_auth_method"`
-	ApplicationType string   `json:"application_type"`
-	Scope           string   `json:"scope"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs is the metadata of OpenID Connect
+	// RP-Initiated Logout 1.0, section 3.1.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	ClientName             string   `json:"client_name"`
+	GrantTypes             []string `json:"grant_types"`
+	ResponseTypes          []string `json:"response_types"`
+	TokenAuthMethod        string   `json:"token_endpoint_auth_method"`
+	ApplicationType        string   `json:"application_type"`
+	Scope                  string   `json:"scope"`
 }
 
 // register registers a client at the provider's registration endpoint
@@ -234,13 +240,14 @@ func (l *Login) register(ctx context.Context, p *provider) (oauthClient, error) 
 		return oauthClient{}, err
 	}
 	body, _ := json.Marshal(registrationRequest{
-		RedirectURIs:    []string{l.callbackURL},
-		ClientName:      l.clientName,
-		GrantTypes:      []string{"authorization_code"},
-		ResponseTypes:   []string{"code"},
-		TokenAuthMethod: method,
-		ApplicationType: "web",
-		Scope:           requestedScopes,
+		RedirectURIs:           []string{l.callbackURL},
+		PostLogoutRedirectURIs: []string{l.logoutURL},
+		ClientName:             l.clientName,
+		GrantTypes:             []string{"authorization_code"},
+		ResponseTypes:          []string{"code"},
+		TokenAuthMethod:        method,
+		ApplicationType:        "web",
+		Scope:                  requestedScopes,
 	})
 	endpoint := p.meta.RegistrationEndpoint
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
@@ -266,6 +273,16 @@ func (l *Login) register(ctx context.Context, p *provider) (oauthClient, error) 
 	var c oauthClient
 	if err := json.Unmarshal(data, &c); err != nil {
 		return oauthClient{}, &MetadataError{URL: endpoint, Field: "(response)", Reason: "is not valid JSON: " + err.Error()}
+	}
+	// RFC 7591, section 3.2.1: the response lists the metadata the
+	// provider registered. A provider without logout support leaves
+	// post_logout_redirect_uris out.
+	var registered struct {
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	}
+	c.PostLogoutRedirectURI = ""
+	if json.Unmarshal(data, &registered) == nil && slices.Contains(registered.PostLogoutRedirectURIs, l.logoutURL) {
+		c.PostLogoutRedirectURI = l.logoutURL
 	}
 	if c.ID == "" {
 		return oauthClient{}, &MetadataError{URL: endpoint, Field: "client_id", Reason: "is missing"}

@@ -18,6 +18,26 @@ type sessionData struct {
 	DNSSEC  int    `json:"s"`
 	Issuer  string `json:"i"`
 	Expires int64  `json:"e"` // Unix seconds
+	providerSession
+}
+
+// providerSession holds the client of the login and its ID token, which a
+// logout sends to the provider's end_session_endpoint as client_id and
+// id_token_hint (OpenID Connect RP-Initiated Logout 1.0). Both are "" in
+// sessions of older versions, and the ID token is "" when it would make
+// the cookie too large.
+type providerSession struct {
+	ClientID string `json:"c,omitempty"`
+	IDToken  string `json:"t,omitempty"`
+}
+
+// logoutData is the content of the pending-logout cookie: the state sent
+// to the provider's end_session_endpoint and the local path to return to
+// when the provider sends the browser back with it.
+type logoutData struct {
+	State   string `json:"st"`
+	Return  string `json:"r"`
+	Expires int64  `json:"e"` // Unix seconds
 }
 
 // pendingData is the content of the pending-login cookie: everything the
@@ -40,49 +60,74 @@ type pendingData struct {
 // not hold a valid session.
 var errSessionContent = errors.New("session cookie contains no valid identity")
 
-// encodeSession seals the identity into a session cookie value.
-func (c cookieCodec) encodeSession(id *verify.Identity, issuer string, expires time.Time) string {
-	data, _ := json.Marshal(sessionData{
-		Handle:  string(id.Handle),
-		DID:     id.DID,
-		DNSSEC:  int(id.DNSSEC),
-		Issuer:  issuer,
-		Expires: expires.Unix(),
-	})
+// encodeSession seals the identity and the provider session into a
+// session cookie value. When the value would be longer than
+// maxCookieValue, which a large ID token can cause, it leaves the ID token
+// out, so that the cookie still opens and a logout ends at this site only.
+func (c cookieCodec) encodeSession(id *verify.Identity, issuer string, expires time.Time, ps providerSession) string {
+	s := sessionData{
+		Handle:          string(id.Handle),
+		DID:             id.DID,
+		DNSSEC:          int(id.DNSSEC),
+		Issuer:          issuer,
+		Expires:         expires.Unix(),
+		providerSession: ps,
+	}
+	data, _ := json.Marshal(s)
+	value := c.session.seal(data)
+	if len(value) <= maxCookieValue {
+		return value
+	}
+	s.IDToken = ""
+	data, _ = json.Marshal(s)
 	return c.session.seal(data)
 }
 
 // decodeSession opens a session cookie value and returns its identity when
 // the value is authentic, well formed and not expired at now.
 func (c cookieCodec) decodeSession(value string, now time.Time) (*verify.Identity, error) {
+	_, id, err := c.decodeSessionData(value, now)
+	return id, err
+}
+
+// decodeSessionData is decodeSession that also returns the content of the
+// cookie.
+func (c cookieCodec) decodeSessionData(value string, now time.Time) (*sessionData, *verify.Identity, error) {
 	plaintext, err := c.session.open(value)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parseSession(plaintext, now)
+	return parseSessionData(plaintext, now)
 }
 
 // parseSession checks the content of an opened session cookie.
 func parseSession(plaintext []byte, now time.Time) (*verify.Identity, error) {
+	_, id, err := parseSessionData(plaintext, now)
+	return id, err
+}
+
+// parseSessionData checks the content of an opened session cookie and
+// returns it with its identity.
+func parseSessionData(plaintext []byte, now time.Time) (*sessionData, *verify.Identity, error) {
 	var s sessionData
 	if err := json.Unmarshal(plaintext, &s); err != nil {
-		return nil, errSessionContent
+		return nil, nil, errSessionContent
 	}
 	if !now.Before(time.Unix(s.Expires, 0)) {
-		return nil, errSessionContent
+		return nil, nil, errSessionContent
 	}
 	h, err := handle.Parse(s.Handle)
 	if err != nil || string(h) != s.Handle {
-		return nil, errSessionContent
+		return nil, nil, errSessionContent
 	}
 	if _, err := handle.ParseDID(s.DID); err != nil {
-		return nil, errSessionContent
+		return nil, nil, errSessionContent
 	}
 	status := resolve.Status(s.DNSSEC)
 	if status != resolve.Secure && status != resolve.Insecure && status != resolve.Indeterminate {
-		return nil, errSessionContent
+		return nil, nil, errSessionContent
 	}
-	return &verify.Identity{
+	return &s, &verify.Identity{
 		Handle: h,
 		DID:    s.DID,
 		Device: "",
@@ -123,6 +168,32 @@ func parsePending(plaintext []byte, now time.Time) (*pendingData, error) {
 	}
 	if !now.Before(time.Unix(p.Expires, 0)) {
 		return nil, &StateError{Problem: StateExpired}
+	}
+	return &p, nil
+}
+
+// encodeLogout seals a pending logout into a cookie value.
+func (c cookieCodec) encodeLogout(p *logoutData) string {
+	data, _ := json.Marshal(p)
+	return c.logout.seal(data)
+}
+
+// decodeLogout opens a pending-logout cookie value and checks its content.
+// Errors are *LogoutStateError.
+func (c cookieCodec) decodeLogout(value string, now time.Time) (*logoutData, error) {
+	plaintext, err := c.logout.open(value)
+	if err != nil {
+		return nil, &LogoutStateError{Problem: StateInvalid}
+	}
+	var p logoutData
+	if err := json.Unmarshal(plaintext, &p); err != nil || p.State == "" {
+		return nil, &LogoutStateError{Problem: StateInvalid}
+	}
+	if _, err := checkReturnPath(p.Return); err != nil {
+		return nil, &LogoutStateError{Problem: StateInvalid}
+	}
+	if !now.Before(time.Unix(p.Expires, 0)) {
+		return nil, &LogoutStateError{Problem: StateExpired}
 	}
 	return &p, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,8 +22,9 @@ import (
 
 // testOP is a small OpenID provider for the parts of the flow that
 // zitadel's example OP lacks: dynamic registration (RFC 7591), PAR (RFC
-// 9126), DPoP with server nonces (RFC 9449) and the iss parameter (RFC
-// 9207). It checks what a real provider checks at those endpoints (client
+// 9126), DPoP with server nonces (RFC 9449), the iss parameter (RFC 9207)
+// and post_logout_redirect_uris at its end_session_endpoint (OpenID
+// Connect RP-Initiated Logout 1.0). It checks what a real provider checks at those endpoints (client
 // authentication, PKCE S256, DPoP proof signature, typ, htm, htu, iat,
 // nonce, jti replay and key binding) and signs ES256 ID tokens. It
 // approves every authorization request without a login page.
@@ -37,6 +39,7 @@ type testOP struct {
 	clients   map[string]testClient
 	requests  map[string]url.Values // by request_uri
 	codes     map[string]*testGrant
+	idTokens  map[string]string // issued ID token -> client ID
 	jtis      map[string]bool
 	dpopNonce string
 	stats     testOPStats
@@ -60,6 +63,16 @@ type testOPOptions struct {
 	// endpointError makes the endpoint "register", "par" or "token"
 	// return invalid_request.
 	endpointError string
+	// noEndSession advertises no end_session_endpoint, and
+	// endSessionEndpoint advertises this URL instead of the OP's own.
+	noEndSession       bool
+	endSessionEndpoint string
+	// ignorePostLogout leaves post_logout_redirect_uris out of
+	// registrations, as a provider without RP-Initiated Logout does.
+	ignorePostLogout bool
+	// logoutState is the state the end_session_endpoint sends back
+	// instead of the one it received.
+	logoutState string
 }
 
 // testOPStats counts what the provider saw.
@@ -72,12 +85,14 @@ type testOPStats struct {
 	nonceRejections int
 	loginHints      []string
 	boundKeys       []string // DPoP key thumbprints of issued codes
+	endSessions     []url.Values
 }
 
 type testClient struct {
-	secret      string
-	redirectURI string
-	authMethod  string
+	secret                 string
+	redirectURI            string
+	authMethod             string
+	postLogoutRedirectURIs []string
 }
 
 // testGrant is an issued authorization code.
@@ -106,6 +121,7 @@ func startTestOP(tb testing.TB, opts testOPOptions) *testOP {
 		clients:   map[string]testClient{},
 		requests:  map[string]url.Values{},
 		codes:     map[string]*testGrant{},
+		idTokens:  map[string]string{},
 		jtis:      map[string]bool{},
 		dpopNonce: randomToken(8),
 	}
@@ -116,6 +132,7 @@ func startTestOP(tb testing.TB, opts testOPOptions) *testOP {
 	mux.HandleFunc("GET /authorize", op.serveAuthorize)
 	mux.HandleFunc("POST /token", op.serveToken)
 	mux.HandleFunc("GET /jwks", op.serveJWKS)
+	mux.HandleFunc("GET /end_session", op.serveEndSession)
 	srv.Config.Handler = mux
 	srv.StartTLS()
 	tb.Cleanup(srv.Close)
@@ -128,6 +145,7 @@ func (op *testOP) snapshot() testOPStats {
 	s := op.stats
 	s.loginHints = append([]string(nil), s.loginHints...)
 	s.boundKeys = append([]string(nil), s.boundKeys...)
+	s.endSessions = append([]url.Values(nil), s.endSessions...)
 	return s
 }
 
@@ -168,6 +186,12 @@ func (op *testOP) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 	if !op.opts.noIss {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
+	switch {
+	case op.opts.endSessionEndpoint != "":
+		doc["end_session_endpoint"] = op.opts.endSessionEndpoint
+	case !op.opts.noEndSession:
+		doc["end_session_endpoint"] = op.issuer + "/end_session"
+	}
 	writeJSON(w, http.StatusOK, doc)
 }
 
@@ -177,9 +201,10 @@ func (op *testOP) serveRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		RedirectURIs    []string `json:"redirect_uris"`
-		TokenAuthMethod string   `json:"token_endpoint_auth_method"`
-		ClientName      string   `json:"client_name"`
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+		TokenAuthMethod        string   `json:"token_endpoint_auth_method"`
+		ClientName             string   `json:"client_name"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.RedirectURIs) != 1 || req.ClientName == "" {
 		oauthFail(w, http.StatusBadRequest, "invalid_client_metadata", "expected one redirect URI and a client name")
@@ -189,18 +214,25 @@ func (op *testOP) serveRegister(w http.ResponseWriter, r *http.Request) {
 		oauthFail(w, http.StatusBadRequest, "invalid_client_metadata", "only client_secret_basic is supported")
 		return
 	}
+	if op.opts.ignorePostLogout {
+		req.PostLogoutRedirectURIs = nil
+	}
 	id, secret := "client-"+randomToken(6), randomToken(16)
 	op.mu.Lock()
-	op.clients[id] = testClient{secret: secret, redirectURI: req.RedirectURIs[0], authMethod: authBasic}
+	op.clients[id] = testClient{secret: secret, redirectURI: req.RedirectURIs[0], authMethod: authBasic, postLogoutRedirectURIs: req.PostLogoutRedirectURIs}
 	op.stats.registrations++
 	op.mu.Unlock()
-	writeJSON(w, http.StatusCreated, map[string]any{
+	resp := map[string]any{
 		"client_id":                  id,
 		"client_secret":              secret,
 		"client_secret_expires_at":   0,
 		"redirect_uris":              req.RedirectURIs,
 		"token_endpoint_auth_method": authBasic,
-	})
+	}
+	if req.PostLogoutRedirectURIs != nil {
+		resp["post_logout_redirect_uris"] = req.PostLogoutRedirectURIs
+	}
+	writeJSON(w, http.StatusCreated, resp)
 }
 
 // authenticate checks HTTP Basic client authentication.
@@ -454,12 +486,47 @@ func (op *testOP) serveToken(w http.ResponseWriter, r *http.Request) {
 	if jkt != "" {
 		tokenType = "DPoP"
 	}
+	idToken := op.idToken(id, grant)
+	op.mu.Lock()
+	op.idTokens[idToken] = id
+	op.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": randomToken(16),
 		"token_type":   tokenType,
 		"expires_in":   300,
-		"id_token":     op.idToken(id, grant),
+		"id_token":     idToken,
 	})
+}
+
+// serveEndSession is the end_session_endpoint. It requires an ID token it
+// issued as id_token_hint, the client_id of that token, and a registered
+// post_logout_redirect_uri, to which it sends the browser with the state.
+// Without a post_logout_redirect_uri it shows its own page.
+func (op *testOP) serveEndSession(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	op.mu.Lock()
+	op.stats.endSessions = append(op.stats.endSessions, q)
+	clientID, issued := op.idTokens[q.Get("id_token_hint")]
+	c := op.clients[clientID]
+	op.mu.Unlock()
+
+	uri := q.Get("post_logout_redirect_uri")
+	switch {
+	case !issued:
+		http.Error(w, "id_token_hint is not an ID token of this provider", http.StatusBadRequest)
+	case q.Get("client_id") != clientID:
+		http.Error(w, "client_id is not the client of the id_token_hint", http.StatusBadRequest)
+	case uri == "":
+		fmt.Fprint(w, "signed out at the test provider")
+	case !slices.Contains(c.postLogoutRedirectURIs, uri):
+		http.Error(w, "post_logout_redirect_uri is not registered", http.StatusBadRequest)
+	default:
+		state := q.Get("state")
+		if op.opts.logoutState != "" {
+			state = op.opts.logoutState
+		}
+		http.Redirect(w, r, uri+"?"+url.Values{"state": {state}}.Encode(), http.StatusFound)
+	}
 }
 
 // idToken signs the ID token of a grant.

@@ -149,13 +149,36 @@ func TestZitadelFullLogin(t *testing.T) {
 		t.Fatalf("second request identity = %+v, want DID %s", again, aliceDID)
 	}
 
-	// Logout clears it.
+	// Logout clears it and, because the OP advertises an
+	// end_session_endpoint, sends the browser there with the ID token. The
+	// example OP's client has no post_logout_redirect_uri, so the browser
+	// ends on the OP's own page.
+	var visited []*url.URL
+	browser.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		visited = append(visited, req.URL)
+		return nil
+	}
 	resp, err = browser.PostForm(r.base+LogoutPath, url.Values{"return": {"/bye"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after := decodeIdentity(t, resp, readBody(t, resp)); after.DID != "" || after.Path != "/bye" {
-		t.Fatalf("after logout = %+v, want no identity at /bye", after)
+	body = readBody(t, resp)
+	if resp.Request.URL.String() != op.issuer+"/logged-out" || body != "signed out successfully" {
+		t.Fatalf("logout ended at %s with %q, want the OP's signed-out page", resp.Request.URL, body)
+	}
+	if len(visited) == 0 || visited[0].Path != "/end_session" {
+		t.Fatalf("logout redirects %v, want the OP's end_session_endpoint first", visited)
+	}
+	query := visited[0].Query()
+	if query.Get("id_token_hint") == "" || query.Get("client_id") != zitadelClientID || query.Has("post_logout_redirect_uri") || query.Has("state") {
+		t.Errorf("end session request %s, want id_token_hint and client_id only", visited[0])
+	}
+	resp, err = browser.Get(r.base + "/bye")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := decodeIdentity(t, resp, readBody(t, resp)); after.DID != "" {
+		t.Fatalf("after logout = %+v, want no identity", after)
 	}
 }
 

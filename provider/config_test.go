@@ -183,3 +183,26 @@ func TestLoadConfigTOMLErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigOIDCClient(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(writeConfig(t, `[[dns.zones]]
+name = "dhp.test"
+
+[[oidc.clients]]
+id = "wiki"
+secret = "a long random secret, 16 characters or more"
+redirect_uris = ["https://wiki.example/callback"]
+post_logout_redirect_uris = ["https://wiki.example/signed-out"]
+`))
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if len(cfg.OIDC.Clients) != 1 {
+		t.Fatalf("%d clients, want 1", len(cfg.OIDC.Clients))
+	}
+	c := cfg.OIDC.Clients[0]
+	if len(c.PostLogoutRedirectURIs) != 1 || c.PostLogoutRedirectURIs[0] != "https://wiki.example/signed-out" {
+		t.Errorf("post_logout_redirect_uris = %v", c.PostLogoutRedirectURIs)
+	}
+}

@@ -37,6 +37,11 @@ type OIDCClientConfig struct {
 	Secret string `toml:"secret"`
 	// RedirectURIs are the exact redirect URIs the client may use.
 	RedirectURIs []string `toml:"redirect_uris"`
+	// PostLogoutRedirectURIs are the exact URIs to which the provider's
+	// end-session endpoint may send the browser back after the client
+	// signs the person out (OpenID Connect RP-Initiated Logout 1.0).
+	// Empty means the logout ends on the provider's page.
+	PostLogoutRedirectURIs []string `toml:"post_logout_redirect_uris"`
 	// Public marks a client without a secret; it must use PKCE, as every
 	// client must.
 	Public bool `toml:"public"`

@@ -70,7 +70,8 @@ func (s *Service) mountWeb(ctx context.Context, logger *slog.Logger, mux *http.S
 	}
 	clients := make([]oidc.ClientConfig, len(s.Config.OIDC.Clients))
 	for i, c := range s.Config.OIDC.Clients {
-		clients[i] = oidc.ClientConfig{ID: c.ID, Secret: c.Secret, RedirectURIs: c.RedirectURIs, Public: c.Public, Name: c.Name}
+		clients[i] = oidc.ClientConfig{ID: c.ID, Secret: c.Secret, RedirectURIs: c.RedirectURIs,
+			PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Public: c.Public, Name: c.Name}
 	}
 	op, err := oidc.New(ctx, oidc.Config{
 		Issuer: issuer, Store: s.Store, Sealer: s.Sealer, Sessions: pages,

@@ -50,6 +50,10 @@ type clientMetadata struct {
 	// DPoPBound requires DPoP proofs at the token endpoint (RFC 9449,
 	// section 5.2).
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+
+	// PostLogoutRedirectURIs are the URIs the end-session endpoint may
+	// redirect to (OpenID Connect RP-Initiated Logout 1.0, section 3.1).
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // client is a registered client. It implements op.Client.
@@ -68,9 +72,8 @@ func (c *client) GetID() string { return c.id }
 // RedirectURIs implements op.Client.
 func (c *client) RedirectURIs() []string { return c.meta.RedirectURIs }
 
-// PostLogoutRedirectURIs implements op.Client. The provider has no logout
-// endpoint.
-func (c *client) PostLogoutRedirectURIs() []string { return nil }
+// PostLogoutRedirectURIs implements op.Client.
+func (c *client) PostLogoutRedirectURIs() []string { return c.meta.PostLogoutRedirectURIs }
 
 // ApplicationType implements op.Client. Every client is a web client, whose
 // redirect URIs the library matches exactly.
@@ -208,12 +211,18 @@ func staticClient(p *Provider, i int, cc ClientConfig) (*client, error) {
 			return nil, &ConfigError{Field: field("RedirectURIs"), Value: uri, Reason: err.Error()}
 		}
 	}
+	for _, uri := range cc.PostLogoutRedirectURIs {
+		if err := checkPostLogoutRedirectURI(uri); err != nil {
+			return nil, &ConfigError{Field: field("PostLogoutRedirectURIs"), Value: uri, Reason: err.Error()}
+		}
+	}
 
 	c := &client{id: cc.ID, p: p, meta: clientMetadata{
-		Name:          cc.Name,
-		RedirectURIs:  slices.Clone(cc.RedirectURIs),
-		GrantTypes:    []string{grantAuthorizationCode, grantRefreshToken},
-		ResponseTypes: []string{string(oidc.ResponseTypeCode)},
+		Name:                   cc.Name,
+		RedirectURIs:           slices.Clone(cc.RedirectURIs),
+		PostLogoutRedirectURIs: slices.Clone(cc.PostLogoutRedirectURIs),
+		GrantTypes:             []string{grantAuthorizationCode, grantRefreshToken},
+		ResponseTypes:          []string{string(oidc.ResponseTypeCode)},
 	}}
 	switch {
 	case cc.Public && cc.Secret != "":

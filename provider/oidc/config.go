@@ -47,14 +47,16 @@ const (
 	DefaultCleanupInterval = 10 * time.Minute
 
 	// DefaultMaxBodySize bounds the size in bytes of a request body at the
-	// PAR, token, revocation, registration and login endpoints.
+	// PAR, token, revocation, registration, login and end-session
+	// endpoints.
 	DefaultMaxBodySize = 64 << 10
 )
 
 // Sessions is the provider's web session, which package provider/web
 // implements. The login step reads the signed-in account and the time of
 // its sign-in from it, and sends people who are not signed in, or whose
-// sign-in is too old for the request, to its sign-in page.
+// sign-in is too old for the request, to its sign-in page. The
+// end-session endpoint ends it with SignOut.
 //
 // Implementations must be safe for concurrent use.
 type Sessions interface {
@@ -84,6 +86,12 @@ type Sessions interface {
 	// CheckCSRF returns nil when the posted form carries a good "csrf"
 	// field for the session of the request.
 	CheckCSRF(r *http.Request) error
+
+	// SignOut ends the session of the request, so that its cookie is not
+	// accepted again, and deletes the cookie through w. It returns nil when the
+	// request has no session, and an error when the session could not be
+	// ended.
+	SignOut(w http.ResponseWriter, r *http.Request) error
 }
 
 // Config configures a Provider. Issuer, Store, Sealer and Sessions are
@@ -173,6 +181,13 @@ type ClientConfig struct {
 	// URLs, or http URLs on a loopback host (127.0.0.0/8, ::1,
 	// "localhost"), with no fragment and no user information.
 	RedirectURIs []string
+
+	// PostLogoutRedirectURIs are the exact URIs to which the end-session
+	// endpoint may send the browser back after a logout (OpenID Connect
+	// RP-Initiated Logout 1.0, section 3.1), under the rules of
+	// RedirectURIs. Empty means that a logout of this client ends on the
+	// provider's page.
+	PostLogoutRedirectURIs []string
 
 	// Public marks a client without a secret, such as an app on a device.
 	// It authenticates with its client_id only and relies on PKCE; its

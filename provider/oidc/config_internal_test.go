@@ -19,6 +19,9 @@ func (nobodySessions) SignInURL(next string) string                 { return "/s
 func (nobodySessions) ReauthenticateURL(next string) string         { return "/signin?reauth=1&next=" + next }
 func (nobodySessions) CSRFToken(*http.Request) string               { return "" }
 func (nobodySessions) CheckCSRF(*http.Request) error                { return errors.New("no session") }
+func (nobodySessions) SignOut(http.ResponseWriter, *http.Request) error {
+	return nil
+}
 
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
@@ -57,6 +60,10 @@ func TestConfigErrors(t *testing.T) {
 		{"PublicWithSecret", client(ClientConfig{ID: "app", Public: true, Secret: good.Secret, RedirectURIs: good.RedirectURIs}), "StaticClients[0].Secret"},
 		{"NoRedirect", client(ClientConfig{ID: "app", Secret: good.Secret}), "StaticClients[0].RedirectURIs"},
 		{"HTTPRedirect", client(ClientConfig{ID: "app", Secret: good.Secret, RedirectURIs: []string{"http://app.test/cb"}}), "StaticClients[0].RedirectURIs"},
+		{"HTTPPostLogoutRedirect", client(ClientConfig{ID: "app", Secret: good.Secret, RedirectURIs: good.RedirectURIs,
+			PostLogoutRedirectURIs: []string{"http://app.test/bye"}}), "StaticClients[0].PostLogoutRedirectURIs"},
+		{"PostLogoutRedirectWithFragment", client(ClientConfig{ID: "app", Secret: good.Secret, RedirectURIs: good.RedirectURIs,
+			PostLogoutRedirectURIs: []string{"https://app.test/bye#top"}}), "StaticClients[0].PostLogoutRedirectURIs"},
 		{"DuplicateID", func(c *Config) { c.StaticClients = []ClientConfig{good, good} }, "StaticClients[1].ID"},
 	}
 	for _, tc := range tests {

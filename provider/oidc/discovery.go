@@ -12,7 +12,7 @@ import (
 var supportedScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess}
 
 // supportedClaims are the claims of ID tokens and userinfo responses.
-var supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "azp", "handle", "preferred_username"}
+var supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "azp", "sid", "handle", "preferred_username"}
 
 // discoveryDocument is the OpenID Provider Metadata (OpenID Connect
 // Discovery 1.0, section 3) and the Authorization Server Metadata (RFC
@@ -42,6 +42,7 @@ func (p *Provider) discovery() *discoveryDocument {
 			TokenEndpoint:                          p.issuer + tokenPath,
 			UserinfoEndpoint:                       p.issuer + userinfoPath,
 			RevocationEndpoint:                     p.issuer + revokePath,
+			EndSessionEndpoint:                     p.issuer + endSessionPath,
 			JwksURI:                                p.issuer + jwksPath,
 			ScopesSupported:                        supportedScopes,
 			ResponseTypesSupported:                 []string{string(oidc.ResponseTypeCode)},

@@ -22,7 +22,19 @@
 //     public client, the refresh token.
 //   - The iss parameter in every authorization response (RFC 9207).
 //   - Dynamic client registration (RFC 7591) at /oauth/register, when
-//     enabled.
+//     enabled, with post_logout_redirect_uris under the rules of
+//     redirect_uris.
+//   - RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0) at
+//     /oauth/end_session, by GET or POST. An id_token_hint must be an ID
+//     token that this provider signed; an expired one is accepted. The
+//     browser goes back to a post_logout_redirect_uri only with a valid
+//     hint, and only when the URI equals one that the client registered.
+//     Otherwise it stays on the provider's page. A valid hint for an
+//     identity of the signed-in account ends the web session at once
+//     (Sessions.SignOut). Any other request of a signed-in person first
+//     shows a confirmation form, protected by the session's CSRF token. A
+//     valid hint also revokes the grant that its sid claim names, with
+//     every access and refresh token issued from it.
 //   - The login step at /oauth/login: sign-in through Sessions, a consent
 //     form protected by the session's CSRF token, and the handle chosen per
 //     account and client remembered for the next request. prompt=login and

@@ -286,6 +286,7 @@ func TestDiscoveryAdvertisesContract(t *testing.T) {
 				"userinfo_endpoint":                              w.issuer + "/oauth/userinfo",
 				"registration_endpoint":                          w.issuer + "/oauth/register",
 				"revocation_endpoint":                            w.issuer + "/oauth/revoke",
+				"end_session_endpoint":                           w.issuer + "/oauth/end_session",
 				"pushed_authorization_request_endpoint":          w.issuer + "/oauth/par",
 				"require_pushed_authorization_requests":          false,
 				"authorization_response_iss_parameter_supported": true,

@@ -39,11 +39,13 @@ const testPassword = "correct horse battery staple"
 
 // Clients of every test world.
 const (
-	confidentialID     = "webapp"
-	confidentialSecret = "webapp-secret-0123456789"
-	publicID           = "cli"
-	rpRedirect         = "https://rp.test/callback"
-	publicRedirect     = "http://127.0.0.1:8765/callback"
+	confidentialID       = "webapp"
+	confidentialSecret   = "webapp-secret-0123456789"
+	publicID             = "cli"
+	rpRedirect           = "https://rp.test/callback"
+	rpLogoutRedirect     = "https://rp.test/signed-out"
+	publicRedirect       = "http://127.0.0.1:8765/callback"
+	publicLogoutRedirect = "http://127.0.0.1:8765/signed-out"
 )
 
 var (
@@ -84,9 +86,11 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // testSessions implements oidc.Sessions with a cookie that carries the
-// account ID, the sign-in time in Unix seconds and an HMAC of both. The
+// account ID, the sign-in time in Unix seconds, a random session ID and
+// an HMAC of the three. The
 // sign-in handler checks the password stored for the account and takes
-// the time from the world's clock.
+// the time from the world's clock. SignOut lists the cookie's session in
+// the store's signed-out web sessions, as package provider/web does.
 type testSessions struct {
 	key   []byte
 	store store.Store
@@ -101,15 +105,25 @@ func (s *testSessions) mac(value string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
+// sessionID returns the ID under which the store lists the session of a
+// cookie value as signed out.
+func sessionID(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
 // session returns the account ID and the sign-in time of the request's
-// cookie.
+// cookie, unless the session was signed out.
 func (s *testSessions) session(r *http.Request) (int64, time.Time, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return 0, time.Time{}, false
 	}
 	parts := strings.Split(c.Value, ".")
-	if len(parts) != 3 || !hmac.Equal([]byte(parts[2]), []byte(s.mac("session:"+parts[0]+":"+parts[1]))) {
+	if len(parts) != 4 || !hmac.Equal([]byte(parts[3]), []byte(s.mac("session:"+parts[0]+":"+parts[1]+":"+parts[2]))) {
+		return 0, time.Time{}, false
+	}
+	if revoked, err := s.store.WebSessionRevoked(r.Context(), sessionID(c.Value)); err != nil || revoked {
 		return 0, time.Time{}, false
 	}
 	id, err1 := strconv.ParseInt(parts[0], 10, 64)
@@ -150,6 +164,20 @@ func (s *testSessions) CSRFToken(r *http.Request) string {
 	return s.mac("csrf:" + c.Value)
 }
 
+func (s *testSessions) SignOut(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	if _, _, ok := s.session(r); !ok {
+		return nil
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return s.store.InTx(r.Context(), func(tx store.Tx) error {
+		return tx.RevokeWebSession(r.Context(), sessionID(c.Value), s.now().Add(24*time.Hour))
+	})
+}
+
 func (s *testSessions) CheckCSRF(r *http.Request) error {
 	want := s.CSRFToken(r)
 	got := r.PostFormValue("csrf")
@@ -178,7 +206,10 @@ func (s *testSessions) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	id := strconv.FormatInt(a.ID, 10)
 	at := strconv.FormatInt(s.now().Unix(), 10)
-	value := id + "." + at + "." + s.mac("session:"+id+":"+at)
+	// A random session ID keeps two sign-ins in one second apart, so
+	// that signing out one leaves the other.
+	sid := randomString()
+	value := id + "." + at + "." + sid + "." + s.mac("session:"+id+":"+at+":"+sid)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	next := r.PostFormValue("next")
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
@@ -240,8 +271,8 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 		Sealer:   sealer,
 		Sessions: w.sessions,
 		StaticClients: []oidc.ClientConfig{
-			{ID: confidentialID, Secret: confidentialSecret, RedirectURIs: []string{rpRedirect}, Name: "Web App"},
-			{ID: publicID, Public: true, RedirectURIs: []string{publicRedirect}, Name: "Command Line"},
+			{ID: confidentialID, Secret: confidentialSecret, RedirectURIs: []string{rpRedirect}, PostLogoutRedirectURIs: []string{rpLogoutRedirect}, Name: "Web App"},
+			{ID: publicID, Public: true, RedirectURIs: []string{publicRedirect}, PostLogoutRedirectURIs: []string{publicLogoutRedirect}, Name: "Command Line"},
 		},
 		AllowRegistration: true,
 		Now:               w.clock.Now,

@@ -8,7 +8,7 @@ import (
 	"github.com/dnshandle/dnshandle/internal/htmltest"
 )
 
-// TestLoginPagesAccessible renders the consent and message pages and
+// TestLoginPagesAccessible renders the consent, logout and message pages and
 // checks what assistive technology relies on (see htmltest.CheckAccessible).
 func TestLoginPagesAccessible(t *testing.T) {
 	t.Parallel()
@@ -28,6 +28,12 @@ func TestLoginPagesAccessible(t *testing.T) {
 		{"consent of a static client", "consent.html", consentPage{ID: "r", CSRF: "t", Action: loginPath, ClientName: "rp.test", RedirectHost: "rp.test", Account: "alice",
 			Identities: []identityChoice{{ID: 1, Handle: "alice.dhp.test", Selected: true}}}, "Sign in to rp.test with your handle - DNS Handle Provider",
 			[]string{"<strong>rp.test</strong> asks who you are."}},
+		{"logout confirmation", "logout.html", logoutPage{Action: endSessionConfirmPath, CSRF: "token", Account: "alice", ClientName: "Web App", Registered: true,
+			IDTokenHint: "a.b.c", ClientID: "webapp", PostLogoutRedirectURI: "https://rp.test/bye", State: "s&t"}, "Sign out - DNS Handle Provider",
+			[]string{"<strong>Web App</strong> signed you out", "nobody checked it", `name="id_token_hint" value="a.b.c"`, `name="state" value="s&amp;t"`,
+				`name="csrf" value="token"`, "signed in to this provider as alice", `value="sign-out">Sign out</button>`, `value="stay">Stay signed in</button>`}},
+		{"logout confirmation without client", "logout.html", logoutPage{Action: endSessionConfirmPath, CSRF: "token", Account: "alice"}, "Sign out - DNS Handle Provider",
+			[]string{"A site asks this provider to sign you out."}},
 		{"message with a link", "message.html", messagePage{Title: "No handle to share yet", Text: "Create a handle first.", LinkURL: "/", LinkText: "Open your account page"},
 			"No handle to share yet - DNS Handle Provider", []string{`<a href="/">Open your account page</a>`}},
 		{"message", "message.html", messagePage{Title: "Something went wrong", Text: "Try again."},

@@ -29,6 +29,9 @@ const (
 	registerPath  = "/oauth/register"
 	revokePath    = "/oauth/revoke"
 	loginPath     = "/oauth/login"
+
+	endSessionPath        = "/oauth/end_session"
+	endSessionConfirmPath = "/oauth/end_session/confirm"
 )
 
 // Provider is the OpenID provider of the DNS Handle Provider. It is safe for
@@ -164,6 +167,8 @@ func (p *Provider) routes() *http.ServeMux {
 	// The browser-facing endpoints get no CORS headers.
 	mux.Handle(authorizePath, p.withIssuer(http.HandlerFunc(p.authorize)))
 	mux.Handle(loginPath, p.withIssuer(http.HandlerFunc(p.login)))
+	mux.Handle(endSessionPath, p.withIssuer(http.HandlerFunc(p.endSession)))
+	mux.Handle(endSessionConfirmPath, p.withIssuer(http.HandlerFunc(p.confirmEndSession)))
 	mux.Handle("/oauth/", http.NotFoundHandler())
 	return mux
 }

@@ -61,6 +61,7 @@ type registrationRequest struct {
 	ResponseTypes           []string `json:"response_types"`
 	ClientName              string   `json:"client_name"`
 	DPoPBoundAccessTokens   bool     `json:"dpop_bound_access_tokens"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
 }
 
 // parseRegistration parses and checks a registration request body and
@@ -85,6 +86,10 @@ func parseRegistration(body []byte) (*clientMetadata, error) {
 		return nil, err
 	}
 	meta.RedirectURIs = req.RedirectURIs
+	if err := checkPostLogoutRedirectURIs(req.PostLogoutRedirectURIs); err != nil {
+		return nil, err
+	}
+	meta.PostLogoutRedirectURIs = req.PostLogoutRedirectURIs
 
 	switch req.TokenEndpointAuthMethod {
 	case "":
@@ -144,13 +149,44 @@ func checkRedirectURIs(uris []string) error {
 	return nil
 }
 
+// checkPostLogoutRedirectURIs checks the optional post_logout_redirect_uris
+// of a registration request (OpenID Connect RP-Initiated Logout 1.0,
+// section 3.1).
+func checkPostLogoutRedirectURIs(uris []string) error {
+	if len(uris) > maxRedirectURIs {
+		return &RegistrationError{Code: errInvalidClientMetadata, Field: "post_logout_redirect_uris",
+			Reason: fmt.Sprintf("%d post-logout redirect URIs are more than the %d allowed", len(uris), maxRedirectURIs)}
+	}
+	for _, uri := range uris {
+		if err := checkPostLogoutRedirectURI(uri); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkRedirectURI applies the rules of ClientConfig.RedirectURIs to one
 // redirect URI. Errors are *RegistrationError with the code
 // invalid_redirect_uri.
 func checkRedirectURI(raw string) error {
+	return checkRegisteredURI(raw, errInvalidRedirectURI, "redirect_uris", "redirect URI")
+}
+
+// checkPostLogoutRedirectURI applies the rules of
+// ClientConfig.RedirectURIs to one post-logout redirect URI. Errors are
+// *RegistrationError with the code invalid_client_metadata, because
+// invalid_redirect_uri names the redirect_uris field.
+func checkPostLogoutRedirectURI(raw string) error {
+	return checkRegisteredURI(raw, errInvalidClientMetadata, "post_logout_redirect_uris", "post-logout redirect URI")
+}
+
+// checkRegisteredURI applies the rules of ClientConfig.RedirectURIs to
+// one URI of the metadata field, and reports a broken rule as a
+// *RegistrationError with the code.
+func checkRegisteredURI(raw, code, field, noun string) error {
 	reject := func(reason string) error {
-		return &RegistrationError{Code: errInvalidRedirectURI, Field: "redirect_uris",
-			Reason: fmt.Sprintf("redirect URI %q %s", truncate(raw, 100), reason)}
+		return &RegistrationError{Code: code, Field: field,
+			Reason: fmt.Sprintf("%s %q %s", noun, truncate(raw, 100), reason)}
 	}
 	if len(raw) > maxRedirectURILength {
 		return reject(fmt.Sprintf("is longer than %d bytes", maxRedirectURILength))

@@ -34,6 +34,12 @@ func TestRegistrationRules(t *testing.T) {
 		{"TokenResponseType", `{"redirect_uris":["https://app.test/cb"],"response_types":["token"]}`, http.StatusBadRequest, "invalid_client_metadata"},
 		{"NotJSON", `redirect_uris=https://app.test/cb`, http.StatusBadRequest, "invalid_client_metadata"},
 		{"WrongType", `{"redirect_uris":"https://app.test/cb"}`, http.StatusBadRequest, "invalid_client_metadata"},
+		{"PostLogoutRedirect", `{"redirect_uris":["https://app.test/cb"],"post_logout_redirect_uris":["https://app.test/bye","http://127.0.0.1:9000/bye"]}`, http.StatusCreated, ""},
+		{"PostLogoutPlainHTTP", `{"redirect_uris":["https://app.test/cb"],"post_logout_redirect_uris":["http://app.test/bye"]}`, http.StatusBadRequest, "invalid_client_metadata"},
+		{"PostLogoutFragment", `{"redirect_uris":["https://app.test/cb"],"post_logout_redirect_uris":["https://app.test/bye#top"]}`, http.StatusBadRequest, "invalid_client_metadata"},
+		{"PostLogoutRelative", `{"redirect_uris":["https://app.test/cb"],"post_logout_redirect_uris":["/bye"]}`, http.StatusBadRequest, "invalid_client_metadata"},
+		{"PostLogoutNotAList", `{"redirect_uris":["https://app.test/cb"],"post_logout_redirect_uris":"https://app.test/bye"}`, http.StatusBadRequest, "invalid_client_metadata"},
+		{"PostLogoutTooMany", `{"redirect_uris":["https://app.test/cb"],"post_logout_redirect_uris":[` + strings.Repeat(`"https://app.test/bye",`, 10) + `"https://app.test/bye"]}`, http.StatusBadRequest, "invalid_client_metadata"},
 		{"ControlInName", `{"redirect_uris":["https://app.test/cb"],"client_name":"Bank\u0000"}`, http.StatusBadRequest, "invalid_client_metadata"},
 	}
 	for _, tc := range tests {

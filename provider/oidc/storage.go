@@ -27,7 +27,8 @@ var (
 )
 
 // errNotOffered is the error of the library's features the provider does
-// not offer: client credentials, JWT profile, introspection and logout.
+// not offer: client credentials, JWT profile and introspection, and the
+// library's own logout.
 var errNotOffered = errors.New("this feature is not offered by the dnshandle OpenID provider")
 
 // CreateAuthRequest implements op.AuthStorage. The provider's Authorize
@@ -159,8 +160,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, refreshToken s
 	return s.p.refreshRequestOf(ctx, refreshToken)
 }
 
-// TerminateSession implements op.AuthStorage. The provider has no logout
-// endpoint.
+// TerminateSession implements op.AuthStorage for the library's end-session
+// handler, which the provider does not mount, because that handler cannot
+// end the web session. The provider's own end-session endpoint
+// (Provider.endSession) ends it and revokes the grant that the ID token's
+// sid claim names.
 func (s *storage) TerminateSession(context.Context, string, string) error { return errNotOffered }
 
 // RevokeToken implements op.AuthStorage for the revocation endpoint (RFC
@@ -256,13 +260,16 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 }
 
 // SetUserinfoFromRequest implements op.CanSetUserinfoFromRequest: the ID
-// token carries the identity's DID as sub and its handle.
+// token carries the identity's DID as sub and its handle. Its sid claim
+// is the ID of the grant, the same in the ID tokens of every refresh, so
+// that a logout with the ID token as id_token_hint revokes that grant.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, request op.IDTokenRequest, _ []string) error {
 	src, ok := request.(tokenSource)
 	if !ok || src.subjectIdentity() == nil {
 		return fmt.Errorf("claims for a %T: %w", request, errNotOffered)
 	}
 	identityClaims(info, src.subjectIdentity())
+	info.AppendClaims("sid", src.grantID())
 	return nil
 }
 

@@ -181,11 +181,9 @@ func accountKey(name string) string {
 }
 
 func (w *Web) signOut(rw http.ResponseWriter, r *http.Request) {
-	if s, _, ok := w.currentSession(r); ok {
-		if err := w.endSession(r.Context(), rw, s); err != nil {
-			w.internalError(rw, r, err)
-			return
-		}
+	if err := w.SignOut(rw, r); err != nil {
+		w.internalError(rw, r, err)
+		return
 	}
 	seeOther(rw, "/signin?signedout=1")
 }

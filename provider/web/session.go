@@ -287,6 +287,21 @@ func (w *Web) renew(rw http.ResponseWriter, s *session) {
 	}
 }
 
+// SignOut ends the session of r, as the sign-out button does, for the
+// OpenID provider's end-session endpoint. It lists the session in the
+// store as signed out, so that no process on the store accepts its
+// cookie again, and deletes the cookie through rw. It returns nil when r
+// has no valid session, and the store's error when the sign-out could
+// not be recorded. The cookie is deleted either way. It is safe for
+// concurrent use.
+func (w *Web) SignOut(rw http.ResponseWriter, r *http.Request) error {
+	s, _, ok := w.currentSession(r)
+	if !ok {
+		return nil
+	}
+	return w.endSession(r.Context(), rw, s)
+}
+
 // endSession revokes s and deletes the session cookie. The cookie is
 // deleted even when the revocation fails, and the error is returned.
 func (w *Web) endSession(ctx context.Context, rw http.ResponseWriter, s *session) error {
