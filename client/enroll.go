@@ -69,7 +69,7 @@ func (e *ExistsError) Error() string {
 	case !e.Enrolled:
 		return fmt.Sprintf("%s exists but holds no enrolled device: remove it, or enroll into another --dir", e.Dir)
 	}
-	return fmt.Sprintf("a device is already enrolled in %s: renew it, or revoke it and remove the directory first", e.Dir)
+	return fmt.Sprintf("a device is already enrolled in %s: renew it, or revoke it first (the next enrollment then replaces a revoked device)", e.Dir)
 }
 
 // ChainError reports an issued chain that does not fit the device key or

@@ -167,6 +167,8 @@ type Login struct {
 	mu        sync.Mutex
 	providers map[string]*provider
 	registry  *registry
+
+	ended endedSessions
 }
 
 // New checks cfg and returns a Login. It reads Config.RegistrationFile

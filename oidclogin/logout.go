@@ -23,6 +23,9 @@ func (l *Login) serveLogout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	session := l.sessionData(r)
+	if session != nil && session.ID != "" {
+		l.ended.add(session.ID, time.Unix(session.Expires, 0), l.now())
+	}
 	http.SetCookie(w, l.cookies.clear(l.cookies.session))
 	setPageHeaders(w)
 
@@ -51,7 +54,7 @@ func (l *Login) sessionData(r *http.Request) *sessionData {
 		return nil
 	}
 	s, _, err := l.cookies.decodeSessionData(c.Value, l.now())
-	if err != nil {
+	if err != nil || (s.ID != "" && l.ended.has(s.ID)) {
 		return nil
 	}
 	return s
@@ -110,11 +113,18 @@ func (l *Login) postLogoutRegistered(p *provider, clientID string) bool {
 // end_session_endpoint at the post_logout_redirect_uri. A state that
 // matches the pending-logout cookie sends the browser on to the return
 // path of the logout form. Any other request goes to "/", so that the
-// query never chooses where the browser goes. The pending logout is
-// cleared either way.
+// query never chooses where the browser goes. The one exception is a
+// signed-in person without a pending logout, who probably typed the
+// address: LoginPath has the sign-out button, because a logout needs a
+// POST with the form's CSRF token. The pending logout is cleared either
+// way.
 func (l *Login) serveLogoutReturn(w http.ResponseWriter, r *http.Request) {
 	target := "/"
-	if c, err := r.Cookie(l.cookies.logout.name); err == nil {
+	c, err := r.Cookie(l.cookies.logout.name)
+	if err != nil && l.sessionData(r) != nil {
+		target = l.base.Path + LoginPath
+	}
+	if err == nil {
 		http.SetCookie(w, l.cookies.clear(l.cookies.logout))
 		pending, err := l.cookies.decodeLogout(c.Value, l.now())
 		states := r.URL.Query()["state"]

@@ -317,3 +317,55 @@ func TestSessionCookieKeepsIDToken(t *testing.T) {
 		})
 	}
 }
+
+// A copy of the session cookie taken before the logout opens nothing
+// afterwards.
+func TestLogoutEndsCopiedCookie(t *testing.T) {
+	t.Parallel()
+	_, r, _ := testOPWorld(t, testOPOptions{}, nil)
+	browser := newBrowser(t, r.srv)
+	resp, body := r.startLogin(t, browser, "alice.dhp.test", "/inbox")
+	decodeIdentity(t, resp, body)
+	u, _ := url.Parse(r.base)
+	var saved []*http.Cookie
+	for _, c := range browser.Jar.Cookies(u) {
+		saved = append(saved, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	if len(saved) == 0 {
+		t.Fatal("no session cookie after the login")
+	}
+
+	r.logout(t, browser, "/")
+
+	req := httptest.NewRequest(http.MethodGet, r.base+"/", nil)
+	for _, c := range saved {
+		req.AddCookie(c)
+	}
+	if id, ok := r.login.Identity(req); ok {
+		t.Errorf("the copied cookie still signs in as %s after the logout", id.Handle)
+	}
+}
+
+// GET on LogoutPath while signed in leads to the page with the sign-out
+// button and keeps the session.
+func TestLogoutByGetShowsButton(t *testing.T) {
+	t.Parallel()
+	_, r, _ := testOPWorld(t, testOPOptions{}, nil)
+	browser := newBrowser(t, r.srv)
+	resp, body := r.startLogin(t, browser, "alice.dhp.test", "/inbox")
+	decodeIdentity(t, resp, body)
+
+	client := *browser
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Get(r.base + LogoutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != LoginPath {
+		t.Errorf("GET %s signed in: %s to %q, want 303 to %s", LogoutPath, resp.Status, resp.Header.Get("Location"), LoginPath)
+	}
+	if names := r.cookieNames(browser); len(names) == 0 {
+		t.Error("GET on the logout path ended the session")
+	}
+}

@@ -13,6 +13,9 @@ import (
 
 // sessionData is the content of the session cookie.
 type sessionData struct {
+	// ID names the session in the list of signed-out sessions. Sessions
+	// of older versions have none.
+	ID      string `json:"n,omitempty"`
 	Handle  string `json:"h"`
 	DID     string `json:"d"`
 	DNSSEC  int    `json:"s"`
@@ -66,6 +69,7 @@ var errSessionContent = errors.New("session cookie contains no valid identity")
 // out, so that the cookie still opens and a logout ends at this site only.
 func (c cookieCodec) encodeSession(id *verify.Identity, issuer string, expires time.Time, ps providerSession) string {
 	s := sessionData{
+		ID:              randomToken(16),
 		Handle:          string(id.Handle),
 		DID:             id.DID,
 		DNSSEC:          int(id.DNSSEC),
@@ -206,8 +210,8 @@ func (l *Login) Identity(r *http.Request) (*verify.Identity, bool) {
 	if err != nil {
 		return nil, false
 	}
-	id, err := l.cookies.decodeSession(c.Value, l.now())
-	if err != nil {
+	s, id, err := l.cookies.decodeSessionData(c.Value, l.now())
+	if err != nil || (s.ID != "" && l.ended.has(s.ID)) {
 		return nil, false
 	}
 	return id, true

@@ -245,8 +245,11 @@ func (c *Config) Validate() error {
 
 	seen := map[string]bool{}
 	for _, z := range c.DNS.Zones {
-		if _, ok := dns.IsDomainName(z.Name); !ok || z.Name == "." {
-			errs = append(errs, fmt.Errorf("zone %q is not a valid domain name", z.Name))
+		if _, ok := dns.IsDomainName(z.Name); !ok || z.Name == "." || !isHostName(z.Name) {
+			// The defaults of email and nameservers derive from the name,
+			// so their errors would only repeat this one.
+			errs = append(errs, fmt.Errorf("zone %q is not a valid domain name: use letters, digits and inner hyphens in each label", z.Name))
+			continue
 		}
 		var reserved *handle.ReservedTLDError
 		if _, err := handle.Parse("h." + strings.TrimSuffix(z.Name, ".")); errors.As(err, &reserved) {

@@ -62,6 +62,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"syntax", "[dns\n", "config"},
 		{"zone under a reserved TLD", "[[dns.zones]]\nname = \"dhp.example\"\n", "reserved TLD .example"},
 		{"email without @", "[[dns.zones]]\nname = \"dhp.test\"\nemail = \"not-an-email\"\n", `email "not-an-email" (the SOA contact) is not an email address: give one such as hostmaster@dhp.test`},
+		{"zone name with a space", "[[dns.zones]]\nname = \"c test\"\n", `zone "c test." is not a valid domain name: use letters, digits and inner hyphens in each label`},
 		{"email with a space", "[[dns.zones]]\nname = \"dhp.test\"\nemail = \"dns admin@dhp.test\"\n", "is not an email address"},
 	}
 	for _, tc := range tests {

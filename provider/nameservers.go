@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -39,9 +40,18 @@ type NameserverError struct {
 // Error returns the zone, the name server, the address and the reason.
 func (e *NameserverError) Error() string {
 	if e.Address != "" {
-		return fmt.Sprintf("zone %s: name server %s: address %q %s", e.Zone, e.Nameserver, e.Address, e.Reason)
+		return fmt.Sprintf("zone %s: name server %s: address %q %s", e.Zone, showName(e.Nameserver), e.Address, e.Reason)
 	}
-	return fmt.Sprintf("zone %s: name server %s %s", e.Zone, e.Nameserver, e.Reason)
+	return fmt.Sprintf("zone %s: name server %s %s", e.Zone, showName(e.Nameserver), e.Reason)
+}
+
+// showName returns name as it is, or quoted when white space in it would
+// not show in a message.
+func showName(name string) string {
+	if strings.ContainsAny(name, " \t\r\n") {
+		return strconv.Quote(name)
+	}
+	return name
 }
 
 // normalizeAddressKeys returns m with each name as a lowercase FQDN. The
@@ -83,6 +93,10 @@ func (z ZoneConfig) validateNameservers(loopbackListen bool) []error {
 		listed[ns] = true
 		if _, ok := dns.IsDomainName(ns); !ok || ns == "." {
 			errs = append(errs, &NameserverError{Zone: z.Name, Nameserver: ns, Reason: "is not a valid domain name"})
+			continue
+		}
+		if _, err := netip.ParseAddr(strings.TrimSuffix(ns, ".")); err == nil {
+			errs = append(errs, &NameserverError{Zone: z.Name, Nameserver: ns, Reason: "is an IP address: give the name server's host name here, and its addresses in nameserver_addresses"})
 			continue
 		}
 		if !isHostName(ns) {

@@ -62,9 +62,12 @@ func TestValidateNameservers(t *testing.T) {
 		{"invalid name server name", "127.0.0.1:5353",
 			ZoneConfig{Name: "dhp.test", Nameservers: []string{"ns1..dhp.test"}},
 			[]string{"is not a valid domain name"}},
+		{"name server given as an address", "127.0.0.1:5353",
+			ZoneConfig{Name: "dhp.test", Nameservers: []string{"192.0.2.1"}},
+			[]string{"is an IP address: give the name server's host name here"}},
 		{"name server with a space", "127.0.0.1:5353",
 			ZoneConfig{Name: "dhp.test", Nameservers: []string{"ns a.example.net"}},
-			[]string{"is not a host name: use letters, digits and inner hyphens in each label"}},
+			[]string{`name server "ns a.example.net." is not a host name: use letters, digits and inner hyphens in each label`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,7 +57,7 @@ func (e *CRLUnavailableError) advice() string {
 	var rollback *CRLRollbackError
 	switch {
 	case errors.As(e.Err, &unknownAuthority) || errors.As(e.Err, &certificate):
-		return "the server's HTTPS certificate is not trusted; give the fetcher an http.Client that trusts the provider's CA"
+		return "the server's HTTPS certificate is not trusted: trust the CA of the provider's HTTPS certificate"
 	case errors.As(e.Err, &signature) || errors.As(e.Err, &invalid) || errors.As(e.Err, &validity) || errors.As(e.Err, &rollback):
 		return "the URL does not serve a current CRL signed by this CSC; the handle's provider must publish it there"
 	}

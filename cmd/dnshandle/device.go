@@ -275,7 +275,7 @@ func newDeviceRevokeCommand(flags *deviceFlags) *cobra.Command {
 	var keyCompromise bool
 	cmd := &cobra.Command{
 		Use:   "revoke @HANDLE",
-		Short: "Revoke this device's certificate for a handle, so relying parties that read the CRL reject it",
+		Short: "Revoke this device's certificate for a handle, and its ACME account, so relying parties that read the CRL reject it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := flags.deviceDir(args[0])

@@ -101,7 +101,7 @@ func chooseHandle(cmd *cobra.Command, base, origin, handleArg string) (handle.Ha
 		if !slices.Contains(enrolled, h) {
 			reason := "no device is enrolled for it in " + base + ": see dnshandle device list"
 			if d, err := client.Load(filepath.Join(base, string(h))); err == nil && !d.Revoked.IsZero() {
-				reason = "its device in " + base + " was revoked: remove that directory and enroll again with a new enrollment code"
+				reason = "its device in " + d.Dir + " was revoked: enroll this device again with a new enrollment code, which replaces it"
 			}
 			return "", &client.ChoiceError{Origin: origin, Handle: h, Reason: reason}
 		}
@@ -118,6 +118,12 @@ func chooseHandle(cmd *cobra.Command, base, origin, handleArg string) (handle.Ha
 		if d, err := client.Load(client.DeviceDir(base, h)); err == nil && !d.Revoked.IsZero() {
 			return "", fmt.Errorf("the device certificate of %s for %s was revoked on %s: enroll this device again with a new enrollment code, or choose another handle with --handle",
 				h.Display(), origin, d.Revoked.UTC().Format(time.RFC3339))
+		}
+	}
+
+	if len(enrolled) == 0 {
+		if devices, _ := client.List(base); len(devices) > 0 {
+			return "", fmt.Errorf("every device in %s is revoked: enroll this device again with a new enrollment code (dnshandle device enroll --code ...), which replaces the revoked one", base)
 		}
 	}
 

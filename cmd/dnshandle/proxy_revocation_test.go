@@ -246,6 +246,9 @@ func TestVerifyCommandFetchesCRL(t *testing.T) {
 	if err != nil || !strings.Contains(out, "skip  revocation not checked (--revocation off)") {
 		t.Errorf("verify --revocation off = %v:\n%s", err, out)
 	}
+	if _, err := runCommand(t, args(w.phone, "--revocation", "off", "--crl", w.crlFile)...); err == nil || !strings.Contains(err.Error(), "--crl applies to --revocation files, not off") {
+		t.Errorf("verify --revocation off --crl = %v, want the flags refused", err)
+	}
 	out, err = runCommand(t, args(w.phone, "--crl", w.crlFile)...)
 	if err == nil || !strings.Contains(out, "FAIL  revocation") {
 		t.Errorf("verify --crl of the revoked phone = %v:\n%s", err, out)

@@ -262,6 +262,11 @@ func TestGetThroughProxyCommand(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "the device certificate of @alice.dhp.test for "+proxyURL+" was revoked") {
 			t.Errorf("get with the chosen device revoked = %v, want the revocation named", err)
 		}
+		// A site without a choice: no request is sent, so no server is needed.
+		_, err = runCommand(t, "get", "https://127.0.0.1:9/", "--dir", dir)
+		if err == nil || !strings.Contains(err.Error(), "every device in "+dir+" is revoked") {
+			t.Errorf("get for a new site with every device revoked = %v", err)
+		}
 	})
 
 	t.Run("untrusted server certificate", func(t *testing.T) {

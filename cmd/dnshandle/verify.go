@@ -136,6 +136,9 @@ func setRevocation(v *verify.Verifier, certs []*x509.Certificate, mode, crlFile,
 	}
 	switch mode {
 	case revocationOff:
+		if crlFile != "" {
+			return "", errors.New("--crl applies to --revocation files, not off: drop --crl, or use --revocation files")
+		}
 		return "not checked (--revocation off)", nil
 	case revocationFiles:
 		if crlFile == "" {
@@ -143,7 +146,7 @@ func setRevocation(v *verify.Verifier, certs []*x509.Certificate, mode, crlFile,
 		}
 		der, err := readCRL(crlFile)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("--crl %s: %w", crlFile, err)
 		}
 		v.CRLs = verify.CRLSourceFunc(func(context.Context, *x509.Certificate) ([]byte, error) { return der, nil })
 		return "", nil

@@ -77,7 +77,7 @@ func parseEndSessionRequest(form url.Values) (*endSessionRequest, error) {
 		State:                 form.Get("state"),
 	}
 	if req.ClientID != "" && !validClientID(req.ClientID) {
-		return nil, &endSessionError{Parameter: "client_id", Reason: fmt.Sprintf("%q is not a client ID of this provider", truncate(req.ClientID, 64))}
+		return nil, &endSessionError{Parameter: "client_id", Reason: fmt.Sprintf("with value %q is not a client ID of this provider", truncate(req.ClientID, 64))}
 	}
 	return req, nil
 }
@@ -136,7 +136,7 @@ func (p *Provider) checkLogout(ctx context.Context, params *endSessionRequest) (
 		c, err := p.clients.lookup(ctx, clientID)
 		var unknown *unknownClientError
 		if errors.As(err, &unknown) {
-			return nil, &endSessionError{Parameter: "client_id", Reason: unknown.Error()}
+			return nil, &endSessionError{Parameter: "client_id", Reason: fmt.Sprintf("with value %q names no client registered at this provider", truncate(unknown.ID, maxClientIDLength))}
 		}
 		if err != nil {
 			return nil, err

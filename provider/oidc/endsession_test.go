@@ -243,7 +243,7 @@ func TestEndSessionRejectsBadRequests(t *testing.T) {
 		{"AccessTokenAsHint", url.Values{"id_token_hint": {tokens.AccessToken}}, "is not an ID token"},
 		{"GarbageHint", url.Values{"id_token_hint": {"not-a-jwt"}}, "not an ID token that this provider issued"},
 		{"HintOfOtherClient", url.Values{"id_token_hint": {tokens.IDToken}, "client_id": {publicID}}, "is not the client that the id_token_hint was issued to"},
-		{"UnknownClient", url.Values{"client_id": {"nobody"}}, "is not registered at this provider"},
+		{"UnknownClient", url.Values{"client_id": {"nobody"}}, `parameter client_id with value "nobody" names no client registered at this provider`},
 		{"MalformedClientID", url.Values{"client_id": {"no spaces"}}, "is not a client ID of this provider"},
 		{"RepeatedState", url.Values{"id_token_hint": {tokens.IDToken}, "state": {"a", "b"}}, "appears more than once"},
 		{"LongState", url.Values{"id_token_hint": {tokens.IDToken}, "state": {strings.Repeat("s", 3000)}}, "is longer than 2048 bytes"},
