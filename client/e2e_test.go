@@ -370,6 +370,9 @@ func TestEnrollAgainAfterRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("enrollment after revocation: %v", err)
 	}
+	if second.Replaced == "" || !strings.HasPrefix(filepath.Base(second.Replaced), ".alice.dhp.test.revoked-") {
+		t.Errorf("Replaced = %q, want the hidden directory of the revoked device", second.Replaced)
+	}
 	if second.Dir != first.Dir || !second.Revoked.IsZero() || second.Fingerprint == first.Fingerprint {
 		t.Errorf("second device = %s revoked %v fingerprint %s, want a new active device in %s", second.Dir, second.Revoked, second.Fingerprint, first.Dir)
 	}

@@ -209,9 +209,10 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*Device, error) {
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
 	}
+	aside := ""
 	if replaceRevoked {
 		// A name starting with "." is not listed as a device.
-		aside := filepath.Join(opts.Dir, "."+string(code.Handle)+".revoked-"+now().UTC().Format("20060102T150405Z"))
+		aside = filepath.Join(opts.Dir, "."+string(code.Handle)+".revoked-"+now().UTC().Format("20060102T150405Z"))
 		if err := os.Rename(final, aside); err != nil {
 			return nil, fmt.Errorf("move the revoked device in %s aside: %w", final, err)
 		}
@@ -219,7 +220,9 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*Device, error) {
 	if err := os.Rename(stage, final); err != nil {
 		return nil, fmt.Errorf("store the device in %s: %w", final, err)
 	}
-	return newDevice(final, code.Handle, m, chain), nil
+	d := newDevice(final, code.Handle, m, chain)
+	d.Replaced = aside
+	return d, nil
 }
 
 // finalize sends the CSR for key on a ready order, downloads the chain and

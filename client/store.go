@@ -72,6 +72,9 @@ type Device struct {
 	Renewed time.Time
 	// Revoked is the time Revoke succeeded, zero if not revoked.
 	Revoked time.Time
+	// Replaced is set by Enroll only: the directory to which it moved the
+	// revoked device that this enrollment replaced, "" for none.
+	Replaced string
 }
 
 // Leaf returns the device certificate.

@@ -186,6 +186,9 @@ func newDeviceEnrollCommand(flags *deviceFlags) *cobra.Command {
 				}
 			}
 			out := cmd.OutOrStdout()
+			if dev.Replaced != "" {
+				fmt.Fprintf(out, "the revoked device of %s was moved to %s\n", dev.Handle.Display(), dev.Replaced)
+			}
 			fmt.Fprintf(out, "enrolled %s as device %q\n", dev.Handle.Display(), dev.Label)
 			fmt.Fprintf(out, "  DID         %s\n  device id   %s\n  valid until %s\n  files       %s\n",
 				dev.DID, dev.Fingerprint, dev.NotAfter.UTC().Format(time.RFC3339), dev.Dir)
