@@ -106,8 +106,31 @@ func newAdminAccountCommand(open openFunc) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&passwordFile, "password-file", "", "file whose first line is the password (default: the first line of standard input)")
-	account := &cobra.Command{Use: "account", Short: "Create and delete accounts"}
-	account.AddCommand(create, newAdminAccountDeleteCommand(open))
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List accounts with their number of identities",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withService(cmd.Context(), open, func(svc *provider.Service) error {
+				accounts, err := svc.Store.Accounts(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ACCOUNT\tIDENTITIES\tCREATED")
+				for _, a := range accounts {
+					ids, err := svc.Store.Identities(cmd.Context(), a.ID)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\n", a.Name, len(ids), a.CreatedAt.UTC().Format("2006-01-02T15:04Z"))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	account := &cobra.Command{Use: "account", Short: "Create, list and delete accounts"}
+	account.AddCommand(create, list, newAdminAccountDeleteCommand(open))
 	return account
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dnshandle/dnshandle/handle"
 	"github.com/dnshandle/dnshandle/provider"
+	"github.com/dnshandle/dnshandle/provider/store"
 )
 
 func newAdminIdentityDeleteCommand(open openFunc) *cobra.Command {
@@ -78,6 +80,9 @@ at the web pages stop working and its name is free for a new account.`,
 			}
 			return withService(cmd.Context(), open, func(svc *provider.Service) error {
 				deleted, err := svc.DeleteAccount(cmd.Context(), name)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("%w: see the accounts with dnshandle admin account list", err)
+				}
 				if err != nil {
 					return err
 				}

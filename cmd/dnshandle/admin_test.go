@@ -51,6 +51,10 @@ func TestAdminCommands(t *testing.T) {
 	if !strings.Contains(out, "publish these records in the zone of bob.example.com") {
 		t.Errorf("identity create for an own domain:\n%s", out)
 	}
+	out = run(t, "", "account", "list")
+	if !regexp.MustCompile(`alice +2 +20`).MatchString(out) {
+		t.Errorf("account list:\n%s", out)
+	}
 	out = run(t, "", "identity", "list")
 	if !strings.Contains(out, "ACCOUNT") || !regexp.MustCompile(`alice\.dhp\.test +alice +true`).MatchString(out) || !strings.Contains(out, "bob.example.com") {
 		t.Errorf("identity list:\n%s", out)

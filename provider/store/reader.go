@@ -25,6 +25,15 @@ func (r *reader) AccountByName(ctx context.Context, name string) (*Account, erro
 	return found(a, err, "account %q", name)
 }
 
+// Accounts implements Reader.
+func (r *reader) Accounts(ctx context.Context) ([]*Account, error) {
+	list, err := collect(ctx, r.q, scanAccount, `SELECT `+accountColumns+` FROM accounts ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return list, nil
+}
+
 // AccountByID implements Reader.
 func (r *reader) AccountByID(ctx context.Context, id int64) (*Account, error) {
 	a, err := scanAccount(r.q.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))

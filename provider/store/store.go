@@ -273,6 +273,9 @@ type Reader interface {
 	// AccountByID returns the account with the given ID.
 	AccountByID(ctx context.Context, id int64) (*Account, error)
 
+	// Accounts returns every account, ordered by name.
+	Accounts(ctx context.Context) ([]*Account, error)
+
 	// IdentityByHandle returns the identity with the given canonical handle.
 	IdentityByHandle(ctx context.Context, handle string) (*Identity, error)
 

@@ -58,6 +58,25 @@ var accountTests = []conformanceTest{
 		_, err = st.AccountByID(ctxOf(t), 12345)
 		wantIs(t, "AccountByID", err, store.ErrNotFound)
 	}},
+	{"ListByName", func(t *testing.T, st store.Store) {
+		empty, err := st.Accounts(ctxOf(t))
+		must(t, "Accounts of an empty store", err)
+		if len(empty) != 0 {
+			t.Errorf("an empty store lists %d accounts", len(empty))
+		}
+		for _, name := range []string{"carol", "alice", "bob"} {
+			newAccount(t, st, name)
+		}
+		list, err := st.Accounts(ctxOf(t))
+		must(t, "Accounts", err)
+		var names []string
+		for _, a := range list {
+			names = append(names, a.Name)
+		}
+		if fmt.Sprint(names) != "[alice bob carol]" {
+			t.Errorf("Accounts = %v, want [alice bob carol]", names)
+		}
+	}},
 }
 
 var identityTests = []conformanceTest{
