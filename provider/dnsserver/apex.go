@@ -28,37 +28,7 @@ func (s *Signer) SetApex(ctx context.Context, tx store.Tx, zone string, nameserv
 	if err != nil {
 		return 0, err
 	}
-	sets, err := normalizeRRsets(zone, map[RRsetKey][]dns.RR{{Name: zone, Type: dns.TypeNS}: ns})
-	if err != nil {
-		return 0, err
-	}
-	serial, err := tx.ZoneSerial(ctx, zone)
-	if err != nil {
-		return 0, &ZoneError{Zone: zone, Reason: "reading the zone serial failed", Err: err}
-	}
-	keys, err := s.loadKeys(ctx, tx, zone)
-	if err != nil {
-		return 0, err
-	}
-
-	e := s.newEditor(ctx, tx, zone, keys)
-	if err := e.replaceRRsets(sets); err != nil {
-		return 0, err
-	}
-	soaChanged, err := e.soaDiffers(want)
-	if err != nil {
-		return 0, err
-	}
-	if len(e.deleted) == 0 && len(e.added) == 0 && !soaChanged {
-		return serial, nil
-	}
-	if soaChanged {
-		e.soa = want
-	}
-	if err := e.updateChain(); err != nil {
-		return 0, err
-	}
-	return e.commit(serial)
+	return s.edit(ctx, tx, zone, map[RRsetKey][]dns.RR{{Name: zone, Type: dns.TypeNS}: ns}, want)
 }
 
 // soaDiffers reports whether the stored SOA of the zone has another MNAME

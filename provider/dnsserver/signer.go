@@ -197,6 +197,14 @@ func (s *Signer) ReplaceRRsets(ctx context.Context, tx store.Tx, zone string, rr
 	if err != nil {
 		return 0, err
 	}
+	return s.edit(ctx, tx, zone, rrsets, nil)
+}
+
+// edit replaces rrsets in the canonical zone within tx and, when soa is
+// not nil, sets the MNAME and RNAME of the SOA to those of soa. It signs
+// what changed, updates the NSEC3 chain and commits one serial step, or
+// writes nothing and returns the current serial when nothing changed.
+func (s *Signer) edit(ctx context.Context, tx store.Tx, zone string, rrsets map[RRsetKey][]dns.RR, soa *dns.SOA) (uint32, error) {
 	sets, err := normalizeRRsets(zone, rrsets)
 	if err != nil {
 		return 0, err
@@ -214,8 +222,17 @@ func (s *Signer) ReplaceRRsets(ctx context.Context, tx store.Tx, zone string, rr
 	if err := e.replaceRRsets(sets); err != nil {
 		return 0, err
 	}
-	if len(e.deleted) == 0 && len(e.added) == 0 {
+	soaChanged := false
+	if soa != nil {
+		if soaChanged, err = e.soaDiffers(soa); err != nil {
+			return 0, err
+		}
+	}
+	if len(e.deleted) == 0 && len(e.added) == 0 && !soaChanged {
 		return serial, nil
+	}
+	if soaChanged {
+		e.soa = soa
 	}
 	if err := e.updateChain(); err != nil {
 		return 0, err
