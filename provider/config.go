@@ -291,11 +291,17 @@ func (c *Config) Validate() error {
 func (c *Config) ZoneFor(h string) string {
 	name := strings.ToLower(dns.Fqdn(h))
 	for _, z := range c.DNS.Zones {
-		if strings.HasSuffix(name, "."+z.Name) && dns.CountLabel(name) == dns.CountLabel(z.Name)+1 {
+		if directlyUnder(name, z.Name) {
 			return z.Name
 		}
 	}
 	return ""
+}
+
+// directlyUnder reports whether the fully qualified, lowercase name is
+// one label below zone, as a hosted handle is below its provider zone.
+func directlyUnder(name, zone string) bool {
+	return strings.HasSuffix(name, "."+zone) && dns.CountLabel(name) == dns.CountLabel(zone)+1
 }
 
 // redactURL removes a password from a database URL before it is shown.

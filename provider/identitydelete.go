@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/miekg/dns"
 
@@ -110,7 +109,7 @@ func storedZoneOf(ctx context.Context, r store.Reader, h handle.Handle) (string,
 	}
 	name := dns.Fqdn(h.String())
 	for _, z := range zones {
-		if strings.HasSuffix(name, "."+z.Name) && dns.CountLabel(name) == dns.CountLabel(z.Name)+1 {
+		if directlyUnder(name, z.Name) {
 			return z.Name, nil
 		}
 	}
