@@ -493,17 +493,23 @@ func (w *recordingWriter) TsigStatus() error         { return nil }
 func (w *recordingWriter) TsigTimersOnly(bool)       {}
 func (w *recordingWriter) Hijack()                   {}
 
+// newDoTResolver returns a validating resolver without a cache whose one
+// upstream is the DNS-over-TLS server at addr.
+func newDoTResolver(t *testing.T, addr string, pool *x509.CertPool) *Resolver {
+	t.Helper()
+	return newTestResolver(t, Config{
+		Servers:      []string{"tls://" + addr},
+		TrustAnchors: testWorld(t).anchors,
+		TLSConfig:    &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		Cache:        CacheConfig{Disabled: true},
+	})
+}
+
 // Lookups over DNS over TLS reuse one connection (RFC 7858, section 3.4).
 func TestDNSOverTLSReusesConnection(t *testing.T) {
 	t.Parallel()
 	addr, pool, conns := startDoT(t, 0)
-	w := testWorld(t)
-	r := newTestResolver(t, Config{
-		Servers:      []string{"tls://" + addr},
-		TrustAnchors: w.anchors,
-		TLSConfig:    &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		Cache:        CacheConfig{Disabled: true},
-	})
+	r := newDoTResolver(t, addr, pool)
 	for i := range 5 {
 		if _, err := r.ResolveATProto(testContext(t), "alice.test"); err != nil {
 			t.Fatalf("lookup %d: %v", i, err)
@@ -527,13 +533,7 @@ func TestDNSOverTLSReusesConnection(t *testing.T) {
 func TestDNSOverTLSServerClosedIdle(t *testing.T) {
 	t.Parallel()
 	addr, pool, conns := startDoT(t, 1)
-	w := testWorld(t)
-	r := newTestResolver(t, Config{
-		Servers:      []string{"tls://" + addr},
-		TrustAnchors: w.anchors,
-		TLSConfig:    &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		Cache:        CacheConfig{Disabled: true},
-	})
+	r := newDoTResolver(t, addr, pool)
 	for i := range 3 {
 		if _, err := r.ResolveATProto(testContext(t), "alice.test"); err != nil {
 			t.Fatalf("lookup %d: %v", i, err)

@@ -46,36 +46,14 @@ var identityDeleteTests = []conformanceTest{
 
 		_, err := st.IdentityByHandle(ctx, "deleted.dhp.test")
 		wantIs(t, "IdentityByHandle of the deleted identity", err, store.ErrNotFound)
-		_, err = st.DeviceBySerial(ctx, "aa01")
-		wantIs(t, "its device", err, store.ErrNotFound)
-		_, err = st.ACMECertificate(ctx, "aa01")
-		wantIs(t, "its ACME certificate", err, store.ErrNotFound)
-		_, err = st.ACMEAccount(ctx, "aa-acct")
-		wantIs(t, "its ACME account", err, store.ErrNotFound)
-		_, err = st.ACMEOrder(ctx, "aa-order")
-		wantIs(t, "its ACME order", err, store.ErrNotFound)
-		_, err = st.Enrollment(ctx, "aa-unused")
-		wantIs(t, "its enrollment", err, store.ErrNotFound)
-		_, err = st.OIDCAuthRequest(ctx, "aa-grant")
-		wantIs(t, "its grant", err, store.ErrNotFound)
-		_, err = st.OIDCToken(ctx, "aa-token")
-		wantIs(t, "its token", err, store.ErrNotFound)
-		_, err = st.OIDCConsent(ctx, deleted.AccountID, "client-1")
-		wantIs(t, "its consent", err, store.ErrNotFound)
+		for rowKind, err := range identityRowErrors(ctx, st, deleted, "aa") {
+			wantIs(t, "the deleted identity's "+rowKind, err, store.ErrNotFound)
+		}
 
 		if _, err := st.IdentityByHandle(ctx, "other.dhp.test"); err != nil {
 			t.Errorf("the other identity: %v", err)
 		}
-		for rowKind, err := range map[string]error{
-			"device":           errOf(st.DeviceBySerial(ctx, "bb01")),
-			"ACME certificate": errOf(st.ACMECertificate(ctx, "bb01")),
-			"ACME account":     errOf(st.ACMEAccount(ctx, "bb-acct")),
-			"ACME order":       errOf(st.ACMEOrder(ctx, "bb-order")),
-			"enrollment":       errOf(st.Enrollment(ctx, "bb-unused")),
-			"grant":            errOf(st.OIDCAuthRequest(ctx, "bb-grant")),
-			"token":            errOf(st.OIDCToken(ctx, "bb-token")),
-			"consent":          errOf(st.OIDCConsent(ctx, other.AccountID, "client-1")),
-		} {
+		for rowKind, err := range identityRowErrors(ctx, st, other, "bb") {
 			if err != nil {
 				t.Errorf("the other identity's %s: %v", rowKind, err)
 			}
@@ -122,6 +100,21 @@ var identityDeleteTests = []conformanceTest{
 		err = txErr(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteAccount(ctx, ident.AccountID) })
 		wantIs(t, "DeleteAccount again", err, store.ErrNotFound)
 	}},
+}
+
+// identityRowErrors reads each row that identityRows made for ident with
+// prefix and returns the error of each read by the kind of row.
+func identityRowErrors(ctx context.Context, st store.Store, ident *store.Identity, prefix string) map[string]error {
+	return map[string]error{
+		"device":           errOf(st.DeviceBySerial(ctx, prefix+"01")),
+		"ACME certificate": errOf(st.ACMECertificate(ctx, prefix+"01")),
+		"ACME account":     errOf(st.ACMEAccount(ctx, prefix+"-acct")),
+		"ACME order":       errOf(st.ACMEOrder(ctx, prefix+"-order")),
+		"enrollment":       errOf(st.Enrollment(ctx, prefix+"-unused")),
+		"grant":            errOf(st.OIDCAuthRequest(ctx, prefix+"-grant")),
+		"token":            errOf(st.OIDCToken(ctx, prefix+"-token")),
+		"consent":          errOf(st.OIDCConsent(ctx, ident.AccountID, "client-1")),
+	}
 }
 
 // errOf returns the error of a two-result call.
