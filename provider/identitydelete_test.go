@@ -130,6 +130,7 @@ func TestDeleteIdentityOwnDomain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	deleted, err := svc.DeleteIdentity(ctx, "", h)
 	if err != nil {
 		t.Fatalf("DeleteIdentity: %v", err)
@@ -140,6 +141,7 @@ func TestDeleteIdentityOwnDomain(t *testing.T) {
 	if notice := deleted.OwnDomainNotice(); !strings.Contains(notice, "remove the TLSA record at alice.example.net.") {
 		t.Errorf("notice = %q", notice)
 	}
+
 	after, err := svc.Store.ZoneSerial(ctx, "dhp.test.")
 	if err != nil {
 		t.Fatal(err)

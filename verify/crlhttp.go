@@ -110,7 +110,7 @@ func (f *CRLFetcher) client() *http.Client {
 			return fmt.Errorf("stopped after %d redirects", maxCRLRedirects)
 		}
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-			return fmt.Errorf("redirect to %s refused: CRLs are fetched over http and https only", req.URL.Redacted())
+			return fmt.Errorf("redirect to %s rejected: CRLs are fetched over http and https only", req.URL.Redacted())
 		}
 		if base.CheckRedirect != nil {
 			return base.CheckRedirect(req, via)

@@ -138,9 +138,9 @@ func (e *zoneEditor) classifyNames(ce *chainEdit) error {
 }
 
 // descendantAfter reports whether any name strictly below name owns
-// records after the step. When a name below lost its last RRset, it asks
-// the store for as many names below as the step changed there, plus one:
-// a name in that list that the step did not change keeps its records.
+// records after the step. When a name below lost its last RRset, it reads
+// from the store as many names below as the step changed there, plus one.
+// A name in that list that the step did not change keeps its records.
 func (e *zoneEditor) descendantAfter(name string) (bool, error) {
 	changedBelow := 0
 	emptiedBelow := false

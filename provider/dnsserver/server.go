@@ -284,7 +284,7 @@ func (s *Server) Listen() error {
 // the port the system chose for UDP is also free for TCP.
 func bindBoth(addr string) (net.PacketConn, net.Listener, error) {
 	// Go listens on IPv6 as well for "0.0.0.0" with the networks "udp"
-	// and "tcp": an IPv4 address asks for IPv4 only.
+	// and "tcp": an IPv4 address means IPv4 only.
 	udpNet, tcpNet := "udp", "tcp"
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {

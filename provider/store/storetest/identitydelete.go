@@ -80,7 +80,7 @@ var identityDeleteTests = []conformanceTest{
 		err := txErr(t, st, func(ctx context.Context, tx store.Tx) error { return tx.DeleteAccount(ctx, ident.AccountID) })
 		wantIs(t, "DeleteAccount with an identity", err, store.ErrConflict)
 		if _, err := st.AccountByID(ctxOf(t), ident.AccountID); err != nil {
-			t.Errorf("the refused deletion removed the account: %v", err)
+			t.Errorf("the rejected deletion removed the account: %v", err)
 		}
 
 		inTx(t, st, func(ctx context.Context, tx store.Tx) error {
